@@ -1,0 +1,22 @@
+//! fleeet renders per-cluster Flux pointer files for a dynamic fleet of Kubernetes clusters
+//! and rolls changes out in waves.
+//!
+//! Data flows one way: [`load`] → [`model`] → [`select`] → [`template`] → [`render`] →
+//! [`layout`] → [`write`]. The core ([`select`], [`template`], [`render`]) does no I/O.
+
+pub mod bootstrap;
+pub mod cli;
+pub mod diagnostic;
+pub mod error;
+pub mod explain;
+pub mod layout;
+pub mod load;
+pub mod model;
+pub mod render;
+pub mod report;
+pub mod schema;
+pub mod select;
+pub mod template;
+pub mod write;
+
+pub use error::Error;

@@ -1,0 +1,118 @@
+//! The files of a fleet repository, read into memory from a directory (or a git tree).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use walkdir::WalkDir;
+
+use super::parse::FileKind;
+use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
+
+/// The folders of a fleet repository that fleeet reads; everything else is left alone.
+pub const FLEET_FOLDERS: [&str; 4] = ["clusters", "inventory", "modules", "values"];
+
+/// The fleet file at the root of a fleet repository.
+pub const FLEET_FILE: &str = "fleet.yaml";
+
+/// The fleet's input files, by path relative to the repository root (with `/` separators).
+#[derive(Clone, Debug, Default)]
+pub struct FleetFiles {
+    /// Shown before each path in diagnostics (for example `example-fleet-repo/`).
+    pub display_root: String,
+    pub files: BTreeMap<String, String>,
+}
+
+impl FleetFiles {
+    /// An empty set whose paths are shown under `display_root`.
+    pub fn new(display_root: impl Into<String>) -> Self {
+        FleetFiles {
+            display_root: display_root.into(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    /// Adds (or replaces) a file.
+    pub fn insert(&mut self, path: impl Into<String>, text: impl Into<String>) -> &mut Self {
+        self.files.insert(path.into(), text.into());
+        self
+    }
+
+    /// Reads `fleet.yaml` and the YAML files under `clusters/`, `inventory/`, `modules/` and
+    /// `values/` of the directory `root`. Symbolic links are reported, never followed.
+    pub fn read_dir(root: &Path) -> Result<FleetFiles, crate::Error> {
+        let display_root = match root.to_string_lossy().trim_end_matches('/') {
+            "." | "" => String::new(),
+            shown => format!("{shown}/"),
+        };
+        let mut files = FleetFiles::new(display_root);
+        let mut problems = Diagnostics::default();
+        if !root.is_dir() {
+            return Err(crate::Error::NotAFleet {
+                path: root.to_path_buf(),
+                reason: "it is not a directory".into(),
+            });
+        }
+        let mut paths = vec![root.join(FLEET_FILE)];
+        for folder in FLEET_FOLDERS {
+            let dir = root.join(folder);
+            if !dir.exists() {
+                continue;
+            }
+            for entry in WalkDir::new(&dir).sort_by_file_name() {
+                let entry = entry.map_err(|e| crate::Error::io(&dir, e.into()))?;
+                let relative = relative_path(root, entry.path());
+                if entry.path_is_symlink() {
+                    let shown = format!("{}{relative}", files.display_root);
+                    problems.push(
+                        Diagnostic::new(
+                            Origin::file(&shown.into()),
+                            "is a symbolic link; fleeet does not follow links",
+                        )
+                        .hint("replace the link with the file it points to"),
+                    );
+                } else if entry.file_type().is_file() && FileKind::of(&relative).is_some() {
+                    paths.push(entry.into_path());
+                }
+            }
+        }
+        for path in paths {
+            let relative = relative_path(root, &path);
+            let meta = match std::fs::symlink_metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(crate::Error::io(&path, e)),
+            };
+            if meta.file_type().is_symlink() {
+                let shown = format!("{}{relative}", files.display_root);
+                problems.push(Diagnostic::new(
+                    Origin::file(&shown.into()),
+                    "is a symbolic link; fleeet does not follow links",
+                ));
+                continue;
+            }
+            let bytes = std::fs::read(&path).map_err(|e| crate::Error::io(&path, e))?;
+            match String::from_utf8(bytes) {
+                Ok(text) => {
+                    files.insert(relative, text);
+                }
+                Err(_) => {
+                    let shown = format!("{}{relative}", files.display_root);
+                    problems.push(Diagnostic::new(
+                        Origin::file(&shown.into()),
+                        "is not UTF-8 text",
+                    ));
+                }
+            }
+        }
+        problems.into_result(files).map_err(crate::Error::Invalid)
+    }
+}
+
+fn relative_path(root: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}

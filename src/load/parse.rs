@@ -1,0 +1,161 @@
+//! YAML text to fleeet documents, with file:line:column diagnostics.
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::MessageFormatter;
+
+use crate::diagnostic::{Diagnostic, Origin};
+use crate::model::{ClusterDocument, FleetDocument, ModuleDocument, ValueMap};
+
+/// The YAML dialect of fleet files: YAML 1.2 booleans (`yes` and `no` are strings), numbers
+/// with leading zeros kept as strings, and limits against hostile input.
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        budget: serde_saphyr::budget! {
+            max_depth: 64,
+            max_aliases: 10_000,
+        },
+    }
+}
+
+/// One parsed input file.
+#[derive(Debug)]
+pub enum Parsed {
+    Fleet(FleetDocument),
+    Clusters(Vec<ClusterDocument>),
+    Modules(Vec<ModuleDocument>),
+    Values(ValueMap),
+}
+
+/// What kind of document a file holds, from where it is in the repository.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Fleet,
+    Cluster,
+    Inventory,
+    Module,
+    Values,
+}
+
+impl FileKind {
+    /// The kind of the file at `path` (relative to the fleet root, `/`-separated), if fleeet
+    /// reads it: `fleet.yaml`, and YAML files under `clusters/`, `inventory/`, `modules/` and
+    /// `values/`.
+    pub fn of(path: &str) -> Option<FileKind> {
+        if path == super::FLEET_FILE {
+            return Some(FileKind::Fleet);
+        }
+        if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+            return None;
+        }
+        match path.split_once('/')?.0 {
+            "clusters" => Some(FileKind::Cluster),
+            "inventory" => Some(FileKind::Inventory),
+            "modules" => Some(FileKind::Module),
+            "values" => Some(FileKind::Values),
+            _ => None,
+        }
+    }
+
+    fn schema_hint(self) -> &'static str {
+        match self {
+            FileKind::Fleet => {
+                "fleet.yaml holds one `kind: Fleet` document; its fields are in schemas/fleet.json (`fleeet schema`)"
+            }
+            FileKind::Cluster | FileKind::Inventory => {
+                "a cluster has apiVersion, kind: Cluster, metadata.name and spec.values; the fields are in schemas/cluster.json (`fleeet schema`)"
+            }
+            FileKind::Module => {
+                "a module has apiVersion, kind: Module or BootstrapModule, metadata.name and spec.{version, source, selector}; the fields are in schemas/module.json (`fleeet schema`)"
+            }
+            FileKind::Values => "a value file holds one YAML map",
+        }
+    }
+}
+
+/// Parses the file `file` (shown to the user as such) of the given kind.
+pub fn parse(kind: FileKind, file: &Arc<str>, text: &str) -> Result<Parsed, Diagnostic> {
+    let result = match kind {
+        FileKind::Fleet => one::<FleetDocument>(text).map(Parsed::Fleet),
+        FileKind::Cluster | FileKind::Inventory => {
+            many::<ClusterDocument>(text).map(Parsed::Clusters)
+        }
+        FileKind::Module => many::<ModuleDocument>(text).map(Parsed::Modules),
+        FileKind::Values => one::<ValueMap>(text).map(Parsed::Values),
+    };
+    result.map_err(|e| yaml_diagnostic(kind, file, &e))
+}
+
+fn one<T: DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, yaml_options())
+}
+
+fn many<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, serde_saphyr::Error> {
+    serde_saphyr::from_multiple_with_options(text, yaml_options())
+}
+
+fn yaml_diagnostic(kind: FileKind, file: &Arc<str>, error: &serde_saphyr::Error) -> Diagnostic {
+    let error = error.without_snippet();
+    let origin = match error.location() {
+        Some(location) if location.line() > 0 => Origin::at(file, location),
+        _ => Origin::file(file),
+    };
+    let message = serde_saphyr::DefaultMessageFormatter.format_message(error);
+    let message = message.escape_debug().to_string();
+    let diagnostic = Diagnostic::new(origin, message.clone());
+    if message.contains("unknown field")
+        || message.contains("missing field")
+        || message.contains("unknown variant")
+    {
+        diagnostic.hint(kind.schema_hint())
+    } else {
+        diagnostic
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(kind: FileKind, text: &str) -> String {
+        parse(kind, &"f.yaml".into(), text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_with_their_place() {
+        let text = "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: a\nspec:\n  valuse: {}\n";
+        let message = error(FileKind::Cluster, text);
+        assert!(
+            message.starts_with("f.yaml:6:3: unknown field `valuse`"),
+            "{message}"
+        );
+        assert!(message.contains("hint: a cluster has"), "{message}");
+    }
+
+    #[test]
+    fn yes_and_no_stay_strings_in_values() {
+        let Parsed::Values(map) =
+            parse(FileKind::Values, &"v".into(), "a: no\nb: 0755\nc: true\n").unwrap()
+        else {
+            panic!("values")
+        };
+        let json = crate::model::Value::Map(map).to_json();
+        assert_eq!(json, serde_json::json!({"a": "no", "b": "0755", "c": true}));
+    }
+
+    #[test]
+    fn many_documents_in_one_file() {
+        let doc =
+            |n| format!("apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: {n}\n");
+        let text = format!("{}---\n{}", doc("a"), doc("b"));
+        let Parsed::Clusters(clusters) = parse(FileKind::Cluster, &"c".into(), &text).unwrap()
+        else {
+            panic!("clusters")
+        };
+        assert_eq!(clusters.len(), 2);
+        assert_eq!(clusters[1].metadata.name.referenced.line(), 9);
+    }
+}

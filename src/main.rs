@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(fleeet::cli::main());
+}

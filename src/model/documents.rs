@@ -1,0 +1,353 @@
+//! The documents of a fleet repository, exactly as written (`fleeet.dev/v1alpha1`).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_saphyr::{Location, Spanned};
+
+use super::duration::Duration;
+use super::rollout::RolloutPolicy;
+use super::selector::LabelSelector;
+use super::value::ValueMap;
+
+/// The API version of every fleeet document.
+pub const API_VERSION: &str = "fleeet.dev/v1alpha1";
+
+/// A map of free-form values (cluster values, facts, fleet values).
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+/// The only accepted `apiVersion`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum ApiVersion {
+    #[serde(rename = "fleeet.dev/v1alpha1")]
+    V1Alpha1,
+}
+
+/// Name, labels and annotations, as on any Kubernetes object.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// A DNS-1123 label, unique among documents of its kind.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Metadata {
+    /// Metadata with just a name (for documents made by code).
+    pub fn named(name: impl Into<String>) -> Self {
+        Metadata {
+            name: unlocated(name.into()),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
+/// Wraps a value made by code, not read from a file.
+pub fn unlocated<T>(value: T) -> Spanned<T> {
+    Spanned {
+        value,
+        referenced: Location::UNKNOWN,
+        defined: Location::UNKNOWN,
+    }
+}
+
+/// `kind: Fleet`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum FleetKind {
+    Fleet,
+}
+
+/// `fleet.yaml`: where output goes and the defaults for every module.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "Fleet")]
+pub struct FleetDocument {
+    pub api_version: ApiVersion,
+    pub kind: FleetKind,
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub spec: FleetSpec,
+}
+
+/// The settings of a fleet.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FleetSpec {
+    #[serde(default)]
+    pub output: Output,
+    /// Values every template sees as `fleet.values`.
+    #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
+    pub values: JsonMap,
+    /// The default rollout policy of every module.
+    #[serde(default)]
+    pub rollout: RolloutPolicy,
+    /// Pull-request settings for `fleeet reconcile`.
+    #[serde(default)]
+    pub github: GithubSettings,
+}
+
+/// Where the rendered pointer files go.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Output {
+    /// The branch Flux on every cluster follows.
+    #[serde(default = "default_branch")]
+    pub branch: String,
+    /// The folder, inside that branch, holding one folder per cluster.
+    #[serde(default = "default_path")]
+    #[schemars(with = "String")]
+    pub path: Spanned<String>,
+    /// The namespace of the Flux objects on each cluster.
+    #[serde(default = "default_namespace")]
+    #[schemars(with = "String")]
+    pub namespace: Spanned<String>,
+    /// The name of the GitRepository (and root Kustomization) each cluster uses for the
+    /// rendered branch; see `fleeet bootstrap`.
+    #[serde(default = "default_source_name")]
+    #[schemars(with = "String")]
+    pub source_name: Spanned<String>,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output {
+            branch: default_branch(),
+            path: default_path(),
+            namespace: default_namespace(),
+            source_name: default_source_name(),
+        }
+    }
+}
+
+fn default_branch() -> String {
+    "fleeet/rendered".into()
+}
+
+fn default_path() -> Spanned<String> {
+    unlocated("clusters".into())
+}
+
+fn default_namespace() -> Spanned<String> {
+    unlocated("flux-system".into())
+}
+
+fn default_source_name() -> Spanned<String> {
+    unlocated("fleeet".into())
+}
+
+/// How `fleeet reconcile` proposes each wave on GitHub.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GithubSettings {
+    /// The branch each wave is pushed to before it is merged into the rendered branch.
+    #[serde(default = "default_pr_branch")]
+    pub branch: String,
+    /// Labels put on the pull request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Users (or `org/team`) asked to review the pull request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<String>,
+    /// Merge the pull request as soon as GitHub says it can be merged.
+    #[serde(default)]
+    pub auto_merge: bool,
+}
+
+impl Default for GithubSettings {
+    fn default() -> Self {
+        GithubSettings {
+            branch: default_pr_branch(),
+            labels: Vec::new(),
+            reviewers: Vec::new(),
+            auto_merge: false,
+        }
+    }
+}
+
+fn default_pr_branch() -> String {
+    "fleeet/next".into()
+}
+
+/// `kind: Cluster`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum ClusterKind {
+    Cluster,
+}
+
+/// A cluster: hand-written under `clusters/`, or synced from Cluster API under `inventory/`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "Cluster")]
+pub struct ClusterDocument {
+    pub api_version: ApiVersion,
+    pub kind: ClusterKind,
+    pub metadata: Metadata,
+    #[serde(default)]
+    pub spec: ClusterSpec,
+}
+
+/// What templates know about a cluster besides its name and labels.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Free-form values, `cluster.values` in templates.
+    #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
+    pub values: JsonMap,
+    /// Facts recorded by `fleeet inventory sync` (Kubernetes version, Cluster API origin, ...),
+    /// `cluster.facts` in templates.
+    #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
+    pub facts: JsonMap,
+}
+
+/// `kind: Module` or `kind: BootstrapModule`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum ModuleKind {
+    /// A piece of configuration at a version.
+    Module,
+    /// A module every other module on the same cluster depends on.
+    BootstrapModule,
+}
+
+/// A module: a source at a version, the clusters it goes to, and its per-cluster values.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(title = "Module")]
+pub struct ModuleDocument {
+    pub api_version: ApiVersion,
+    pub kind: ModuleKind,
+    pub metadata: Metadata,
+    pub spec: ModuleSpec,
+}
+
+/// The desired state of a module.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModuleSpec {
+    /// The version being rolled out: git tag (through `source.git.tag`), OCI tag or chart
+    /// version.
+    #[schemars(with = "String")]
+    pub version: Spanned<String>,
+    pub source: Source,
+    /// The clusters this module goes to; `{}` selects every cluster.
+    #[schemars(with = "LabelSelector")]
+    pub selector: Spanned<LabelSelector>,
+    /// Per-cluster values. Every string is a minijinja template; a string that is exactly one
+    /// `{{ expression }}` keeps the expression's type (number, map, ...).
+    #[serde(default, skip_serializing_if = "ValueMap::is_empty")]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub values: ValueMap,
+    /// Files under `values/` (paths from the fleet root) deep-merged in order under `values`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub values_from: Vec<Spanned<String>>,
+    /// Secrets or ConfigMaps on the cluster that hold more values (never rendered into files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub substitute_from: Vec<ValuesReference>,
+    /// Modules that must be ready on a cluster before this one is applied there.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub depends_on: Vec<Spanned<String>>,
+    /// The namespace the module's objects are put in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_namespace: Option<String>,
+    /// Delete objects the module no longer has (default true).
+    #[serde(default = "default_true")]
+    pub prune: bool,
+    /// How often Flux reconciles the module (default 10m).
+    #[serde(default = "default_interval")]
+    pub interval: Duration,
+    /// How long Flux waits for the module to become ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    /// Overrides the fleet's rollout policy, field by field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<RolloutPolicy>")]
+    pub rollout: Option<Spanned<RolloutPolicy>>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_interval() -> Duration {
+    Duration::parse("10m").expect("valid default")
+}
+
+/// Where a module's manifests come from. Exactly one of `git`, `oci`, `helm`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Source {
+    Git(GitSource),
+    Oci(OciSource),
+    Helm(HelmSource),
+}
+
+/// A git repository; the module's version selects a tag.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitSource {
+    /// `https://`, `http://` or `ssh://` URL.
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// The folder inside the repository to apply (default `./`).
+    #[serde(default = "default_source_path")]
+    pub path: String,
+    /// The tag to check out, a template (default `{{ version }}`; `v{{ version }}` is common).
+    #[serde(default = "default_tag")]
+    #[schemars(with = "String")]
+    pub tag: Spanned<String>,
+}
+
+/// An OCI artifact (as pushed by `flux push artifact`); the module's version is its tag.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OciSource {
+    /// `oci://` URL.
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// The folder inside the artifact to apply (default `./`).
+    #[serde(default = "default_source_path")]
+    pub path: String,
+}
+
+/// A Helm chart; the module's version is the chart version and its values the release values.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HelmSource {
+    /// `https://` chart repository, or `oci://` registry.
+    #[schemars(with = "String")]
+    pub repository: Spanned<String>,
+    pub chart: String,
+}
+
+fn default_source_path() -> String {
+    "./".into()
+}
+
+fn default_tag() -> Spanned<String> {
+    unlocated("{{ version }}".into())
+}
+
+/// A reference to a Secret or ConfigMap in the output namespace of each cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ValuesReference {
+    pub kind: ValuesReferenceKind,
+    pub name: String,
+    /// Do not fail when the object is missing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub optional: bool,
+}
+
+/// The kinds a [`ValuesReference`] may point at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum ValuesReferenceKind {
+    Secret,
+    ConfigMap,
+}
