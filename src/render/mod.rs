@@ -24,6 +24,9 @@ use flux::*;
 pub struct Pointer {
     /// The module version the files pin.
     pub version: String,
+    /// The source revision the files pin: the git tag, OCI tag or chart version. Flux reports
+    /// it back as `<revision>` or `<revision>@<digest>`.
+    pub revision: String,
     /// `<module>.yaml`.
     pub main: Arc<str>,
     /// `<module>/release.yaml`, for helm modules.
@@ -279,6 +282,7 @@ impl<'a> Renderer<'a> {
                 );
                 Ok(Pointer {
                     version: version.to_string(),
+                    revision: tag,
                     main: to_yaml(&[&source, &kustomization]).into(),
                     release: None,
                 })
@@ -308,6 +312,7 @@ impl<'a> Renderer<'a> {
                 );
                 Ok(Pointer {
                     version: version.to_string(),
+                    revision: version.to_string(),
                     main: to_yaml(&[&source, &kustomization]).into(),
                     release: None,
                 })
@@ -360,6 +365,7 @@ impl<'a> Renderer<'a> {
                 );
                 Ok(Pointer {
                     version: version.to_string(),
+                    revision: version.to_string(),
                     main: to_yaml(&[&wrapper]).into(),
                     release: Some(to_yaml(&[&repository, &release]).into()),
                 })

@@ -1,0 +1,148 @@
+//! Health of (cluster, module) pairs as read back from the clusters: the `HealthSnapshot`
+//! document, written by `fleeet status` (or by hand for dry runs) and read by the planner.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
+use crate::model::ApiVersion;
+
+/// `kind: HealthSnapshot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum HealthSnapshotKind {
+    HealthSnapshot,
+}
+
+/// The health of every module on every cluster, observed at one time.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HealthSnapshot {
+    pub api_version: ApiVersion,
+    pub kind: HealthSnapshotKind,
+    /// When the snapshot was taken (RFC 3339).
+    #[schemars(with = "String")]
+    pub observed_at: Timestamp,
+    /// By cluster name. A cluster missing here is unknown, never healthy.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, ClusterHealth>,
+}
+
+/// What was seen on one cluster.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterHealth {
+    /// Whether the cluster's API answered. An unreachable cluster is unknown, never healthy.
+    pub reachable: bool,
+    /// Why the cluster could not be read (unreachable, forbidden, no kubeconfig secret, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// By module name: the module's Kustomization (or, for helm modules, its HelmRelease).
+    #[serde(default)]
+    pub modules: BTreeMap<String, ModuleHealth>,
+}
+
+/// The status of one module's Flux object on one cluster.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModuleHealth {
+    /// The `Ready` condition is `True`.
+    pub ready: bool,
+    /// The revision last applied, like `v1.4.2@sha1:0a1b…` or a chart version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// When the `Ready` condition last changed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub since: Option<Timestamp>,
+    /// The `Ready` condition's reason, like `ReconciliationSucceeded` or `HealthCheckFailed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The `Ready` condition's message.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The `Stalled` condition is `True`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stalled: bool,
+    /// `metadata.generation` of the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+    /// `status.observedGeneration` of the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+impl HealthSnapshot {
+    /// An empty snapshot taken at `observed_at`.
+    pub fn new(observed_at: Timestamp) -> Self {
+        HealthSnapshot {
+            api_version: ApiVersion::V1Alpha1,
+            kind: HealthSnapshotKind::HealthSnapshot,
+            observed_at,
+            clusters: BTreeMap::new(),
+        }
+    }
+
+    /// Parses a snapshot from YAML (or JSON) text read from `file`.
+    pub fn parse(file: &str, text: &str) -> Result<HealthSnapshot, Diagnostics> {
+        let file: Arc<str> = file.into();
+        serde_saphyr::from_str_with_options(text, crate::load::yaml_options()).map_err(|e| {
+            let origin = match e.location() {
+                Some(l) if l.line() > 0 => Origin::at(&file, l),
+                _ => Origin::file(&file),
+            };
+            Diagnostics::from(
+                Diagnostic::new(origin, e.without_snippet().to_string())
+                    .hint("a health snapshot has apiVersion, kind: HealthSnapshot, observedAt and clusters.<name>.{reachable, modules}"),
+            )
+        })
+    }
+
+    /// The snapshot as YAML, in a stable order.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).expect("snapshots serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_form() {
+        let text = r#"
+apiVersion: fleeet.dev/v1alpha1
+kind: HealthSnapshot
+observedAt: "2026-11-21T10:00:00Z"
+clusters:
+  alpha:
+    reachable: true
+    modules:
+      ingress: {ready: true, revision: "1.4.2@sha1:0a1b", since: "2026-11-21T09:40:00Z",
+                reason: ReconciliationSucceeded, message: "", stalled: false}
+  beta:
+    reachable: false
+    error: "dial tcp: connection refused"
+"#;
+        let snapshot = HealthSnapshot::parse("h.yaml", text).unwrap();
+        let ingress = &snapshot.clusters["alpha"].modules["ingress"];
+        assert!(ingress.ready);
+        assert_eq!(ingress.since.unwrap().to_string(), "2026-11-21T09:40:00Z");
+        assert!(!snapshot.clusters["beta"].reachable);
+        let again = HealthSnapshot::parse("h.yaml", &snapshot.to_yaml()).unwrap();
+        assert_eq!(again, snapshot);
+    }
+
+    #[test]
+    fn bad_snapshots_name_the_place() {
+        let err = HealthSnapshot::parse(
+            "h.yaml",
+            "apiVersion: fleeet.dev/v1alpha1\nkind: HealthSnapshot\nobservedAt: yesterday\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("h.yaml:3:"), "{err}");
+    }
+}
