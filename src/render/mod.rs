@@ -264,7 +264,7 @@ impl<'a> Renderer<'a> {
                         url: git.url.value.clone(),
                         reference: GitReference {
                             branch: None,
-                            tag: Some(tag),
+                            tag: Some(tag.clone()),
                         },
                         secret_ref: None,
                         sparse_checkout: Vec::new(),
