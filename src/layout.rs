@@ -46,3 +46,217 @@ pub fn kustomization(modules: &BTreeMap<String, Pointer>) -> String {
     };
     crate::render::flux::to_yaml(&[&file])
 }
+
+/// The folder of rollout records on the rendered branch.
+pub const ROLLOUTS: &str = ".fleeet/rollouts";
+
+/// The path of a module's pointer file on a cluster.
+pub fn pointer_path(path: &str, cluster: &str, module: &str) -> String {
+    format!("{path}/{cluster}/{module}.yaml")
+}
+
+/// The path of a module's rollout record.
+pub fn record_path(module: &str) -> String {
+    format!("{ROLLOUTS}/{module}.yaml")
+}
+
+/// A rendered branch, understood: pointers, rollout records, and what fleeet did not write.
+#[derive(Clone, Debug, Default)]
+pub struct Branch {
+    /// Pointers by cluster, then module. `Pointer::revision` is empty: it is not read back.
+    pub pointers: Rendered,
+    /// Rollout records by module name, as written.
+    pub records: BTreeMap<String, Arc<str>>,
+    /// Files fleeet did not write; they are carried over unchanged.
+    pub foreign: Files,
+    /// What was found but not understood, for the plan to report.
+    pub problems: Vec<String>,
+}
+
+/// Reads the files of a rendered branch whose clusters are under `path`.
+pub fn parse(files: &Files, path: &str) -> Branch {
+    let mut branch = Branch::default();
+    let prefix = format!("{path}/");
+    for (file, content) in files {
+        if let Some(rest) = file.strip_prefix(&prefix) {
+            if !read_cluster_file(&mut branch, rest, content) {
+                branch.problems.push(format!(
+                    "{file} is not a file fleeet writes; it is kept as it is"
+                ));
+                branch.foreign.insert(file.clone(), content.clone());
+            }
+        } else if let Some(name) = file
+            .strip_prefix(ROLLOUTS)
+            .and_then(|r| r.strip_prefix('/'))
+            .and_then(|r| r.strip_suffix(".yaml"))
+            .filter(|name| crate::model::names::check_dns1123_label(name).is_ok())
+        {
+            branch.records.insert(name.to_string(), content.clone());
+        } else {
+            if file.starts_with(".fleeet/") {
+                branch.problems.push(format!(
+                    "{file} is not a file fleeet writes; it is kept as it is"
+                ));
+            }
+            branch.foreign.insert(file.clone(), content.clone());
+        }
+    }
+    branch
+}
+
+/// Files a cluster folder may hold, relative to `<path>/`: whether `rest` was one.
+fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> bool {
+    use crate::model::names::check_dns1123_label;
+    let parts: Vec<&str> = rest.split('/').collect();
+    let (cluster, module, release) = match parts.as_slice() {
+        [cluster, KUSTOMIZATION] => {
+            if check_dns1123_label(cluster).is_err() {
+                return false;
+            }
+            branch
+                .pointers
+                .clusters
+                .entry(cluster.to_string())
+                .or_default();
+            return true;
+        }
+        [cluster, file] => match file.strip_suffix(".yaml") {
+            Some(module) => (*cluster, module, false),
+            None => return false,
+        },
+        [cluster, module, "release.yaml"] => (*cluster, *module, true),
+        _ => return false,
+    };
+    if check_dns1123_label(cluster).is_err() || check_dns1123_label(module).is_err() {
+        return false;
+    }
+    let modules = branch
+        .pointers
+        .clusters
+        .entry(cluster.to_string())
+        .or_default();
+    let pointer = modules
+        .entry(module.to_string())
+        .or_insert_with(|| Pointer {
+            version: String::new(),
+            revision: String::new(),
+            main: "".into(),
+            release: None,
+        });
+    if release {
+        pointer.release = Some(content.clone());
+    } else {
+        pointer.main = content.clone();
+        match pointer_version(content) {
+            Some(version) => pointer.version = version,
+            None => branch.problems.push(format!(
+                "the pointer of {module} on {cluster} has no {} annotation; its version is unknown",
+                crate::render::flux::VERSION_ANNOTATION
+            )),
+        }
+    }
+    true
+}
+
+/// The `fleeet.dev/version` annotation of a pointer file's first document.
+pub fn pointer_version(main: &str) -> Option<String> {
+    let key = format!("{}:", crate::render::flux::VERSION_ANNOTATION);
+    for line in main.lines() {
+        if line == "---" {
+            break;
+        }
+        if let Some(value) = line.trim_start().strip_prefix(&key) {
+            return serde_saphyr::from_str::<String>(value.trim()).ok();
+        }
+    }
+    None
+}
+
+/// Every file of a rendered branch: pointers with their `kustomization.yaml`, rollout
+/// records, and the foreign files carried over.
+pub fn branch_files(branch: &Branch, path: &str) -> Files {
+    let mut all = files(&branch.pointers, path);
+    for (module, record) in &branch.records {
+        all.insert(record_path(module), record.clone());
+    }
+    for (file, content) in &branch.foreign {
+        all.entry(file.clone()).or_insert_with(|| content.clone());
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pointer(version: &str, main: &str, release: Option<&str>) -> Pointer {
+        Pointer {
+            version: version.into(),
+            revision: String::new(),
+            main: main.into(),
+            release: release.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn files_and_parse_are_inverse() {
+        let main = "apiVersion: x\nmetadata:\n  annotations:\n    fleeet.dev/version: \"1.0\"\n---\nkind: y\n";
+        let mut rendered = Rendered::default();
+        rendered.clusters.insert(
+            "a".into(),
+            BTreeMap::from([
+                ("git".into(), pointer("1.0", main, None)),
+                ("helm".into(), pointer("1.0", main, Some("release"))),
+            ]),
+        );
+        rendered.clusters.insert("empty".into(), BTreeMap::new());
+        let mut branch = Branch {
+            pointers: rendered,
+            ..Branch::default()
+        };
+        branch.records.insert("git".into(), "record".into());
+        branch.foreign.insert("README.md".into(), "hi".into());
+        let files = branch_files(&branch, "clusters");
+        assert!(files.contains_key("clusters/empty/kustomization.yaml"));
+        assert!(files.contains_key("clusters/a/helm/release.yaml"));
+        let back = parse(&files, "clusters");
+        assert_eq!(back.pointers, branch.pointers);
+        assert_eq!(back.records, branch.records);
+        assert_eq!(back.foreign, branch.foreign);
+        assert!(back.problems.is_empty(), "{:?}", back.problems);
+    }
+
+    #[test]
+    fn unknown_files_are_kept_and_reported() {
+        let files: Files = [
+            ("clusters/a/notes.txt", "n"),
+            ("clusters/a/x/y/z.yaml", "z"),
+            ("clusters/Bad_Name/m.yaml", "m"),
+            (".fleeet/other", "o"),
+            ("docs/README.md", "d"),
+        ]
+        .into_iter()
+        .map(|(p, c)| (p.to_string(), c.into()))
+        .collect();
+        let branch = parse(&files, "clusters");
+        assert_eq!(branch.foreign.len(), 5);
+        assert_eq!(branch.problems.len(), 4, "{:?}", branch.problems);
+        assert_eq!(branch_files(&branch, "clusters"), files);
+    }
+
+    #[test]
+    fn reads_the_version_annotation() {
+        assert_eq!(
+            pointer_version("metadata:\n  annotations:\n    fleeet.dev/version: v1.16.2\n"),
+            Some("v1.16.2".into())
+        );
+        assert_eq!(
+            pointer_version("    fleeet.dev/version: \"4.11.3\"\n"),
+            Some("4.11.3".into())
+        );
+        assert_eq!(
+            pointer_version("kind: x\n---\n    fleeet.dev/version: 1\n"),
+            None
+        );
+    }
+}

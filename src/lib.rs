@@ -15,6 +15,7 @@ pub mod load;
 pub mod model;
 pub mod render;
 pub mod report;
+pub mod rollout;
 pub mod schema;
 pub mod select;
 pub mod template;

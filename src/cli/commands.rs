@@ -10,7 +10,7 @@ use crate::model::Fleet;
 use crate::render::{Rendered, Renderer};
 use crate::{Error, layout, report, template, write};
 
-fn load(dir: &Path) -> Result<Fleet, Error> {
+pub(super) fn load(dir: &Path) -> Result<Fleet, Error> {
     let files = FleetFiles::read_dir(dir)?;
     Ok(crate::load::load(&files)?)
 }

@@ -1,6 +1,7 @@
 //! The command line: argument parsing and output. Each command loads, calls the core, prints.
 
 mod commands;
+mod plan;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -53,6 +54,12 @@ pub enum Command {
         after_help = "Examples:\n  fleeet bootstrap prod-eu-1 --url https://github.com/acme/fleet | kubectl apply -f -\n  fleeet bootstrap prod-eu-1 --url ssh://git@github.com/acme/fleet --secret-ref fleeet-deploy-key"
     )]
     Bootstrap(BootstrapArgs),
+    /// Show (or write) the next rollout step: which wave of which module may advance, and why
+    /// others wait.
+    #[command(
+        after_help = "Examples:\n  fleeet plan --current-dir ./rendered --health health.yaml\n  fleeet plan --current-dir ./rendered --format markdown > body.md\n  fleeet plan --current-dir ./rendered --health health.yaml --write ./next"
+    )]
+    Plan(plan::PlanArgs),
     /// Write the JSON Schemas of fleet.yaml, clusters and modules (for editors and CI).
     Schema(SchemaArgs),
 }
@@ -146,6 +153,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Render(args) => commands::render(args),
         Command::Explain(args) => commands::explain(args),
         Command::Bootstrap(args) => commands::bootstrap(args),
+        Command::Plan(args) => plan::plan(args),
         Command::Schema(args) => commands::schema(args),
     }
 }

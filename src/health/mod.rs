@@ -1,6 +1,8 @@
 //! Health of (cluster, module) pairs as read back from the clusters: the `HealthSnapshot`
 //! document, written by `fleeet status` (or by hand for dry runs) and read by the planner.
 
+pub mod kstatus;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

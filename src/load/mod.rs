@@ -21,10 +21,13 @@ use crate::model::value::deep_merge_json;
 use crate::model::{Cluster, ClusterDocument, Fleet, FleetDocument, Module, ValueSource};
 use parse::Parsed;
 
+/// A file: its kind, its name as shown, its path, and what it holds.
+type ParsedFile<'a> = (FileKind, Arc<str>, &'a str, Result<Parsed, Diagnostic>);
+
 /// Parses and checks every file of a fleet. Reports every problem found, not only the first.
 pub fn load(files: &FleetFiles) -> Result<Fleet, Diagnostics> {
     let mut out = Diagnostics::default();
-    let parsed: Vec<(FileKind, Arc<str>, &str, Result<Parsed, Diagnostic>)> = files
+    let parsed: Vec<ParsedFile> = files
         .files
         .par_iter()
         .filter_map(|(path, text)| {
@@ -43,7 +46,7 @@ pub fn load(files: &FleetFiles) -> Result<Fleet, Diagnostics> {
     for (kind, file, path, result) in parsed {
         match result {
             Err(diagnostic) => out.push(diagnostic),
-            Ok(Parsed::Fleet(doc)) => fleet_doc = Some((file, doc)),
+            Ok(Parsed::Fleet(doc)) => fleet_doc = Some((file, *doc)),
             Ok(Parsed::Clusters(docs)) => {
                 let list = if kind == FileKind::Inventory {
                     &mut inventory

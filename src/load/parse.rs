@@ -24,7 +24,7 @@ pub fn yaml_options() -> serde_saphyr::Options {
 /// One parsed input file.
 #[derive(Debug)]
 pub enum Parsed {
-    Fleet(FleetDocument),
+    Fleet(Box<FleetDocument>),
     Clusters(Vec<ClusterDocument>),
     Modules(Vec<ModuleDocument>),
     Values(ValueMap),
@@ -79,7 +79,7 @@ impl FileKind {
 /// Parses the file `file` (shown to the user as such) of the given kind.
 pub fn parse(kind: FileKind, file: &Arc<str>, text: &str) -> Result<Parsed, Diagnostic> {
     let result = match kind {
-        FileKind::Fleet => one::<FleetDocument>(text).map(Parsed::Fleet),
+        FileKind::Fleet => one::<FleetDocument>(text).map(|d| Parsed::Fleet(Box::new(d))),
         FileKind::Cluster | FileKind::Inventory => {
             many::<ClusterDocument>(text).map(Parsed::Clusters)
         }

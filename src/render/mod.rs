@@ -40,6 +40,9 @@ pub struct Rendered {
     pub clusters: BTreeMap<String, BTreeMap<String, Pointer>>,
 }
 
+/// The pointers of one cluster, or the template errors (by module index) that prevented them.
+type ClusterResult = Result<BTreeMap<String, Pointer>, Vec<(usize, TemplateError)>>;
+
 /// Renders every module on every cluster it goes to.
 pub fn render(fleet: &Fleet) -> Result<Rendered, Diagnostics> {
     let env = template::sandbox();
@@ -121,10 +124,7 @@ impl<'a> Renderer<'a> {
         &self,
         keep: impl Fn(&str) -> bool + Sync,
     ) -> Result<Rendered, Diagnostics> {
-        let results: Vec<(
-            usize,
-            Result<BTreeMap<String, Pointer>, Vec<(usize, TemplateError)>>,
-        )> = self
+        let results: Vec<(usize, ClusterResult)> = self
             .fleet
             .clusters
             .par_iter()

@@ -1,56 +1,52 @@
-//! Presenting results to people: text reports.
+//! Presenting results: terminal tables, pull-request markdown (with mermaid), plain text.
 
-use std::fmt::Write;
+mod explain;
+mod markdown;
+mod table;
 
-use crate::explain::ClusterExplanation;
+pub use explain::explain_text;
+pub use markdown::plan_markdown;
+pub use table::plan_table;
 
-/// `fleeet explain` as text.
-pub fn explain_text(e: &ClusterExplanation) -> String {
-    let mut out = String::new();
-    let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let _ = writeln!(out, "cluster {}", e.cluster);
-    let _ = writeln!(out, "  defined in: {}", e.defined_in.join(", "));
-    let _ = writeln!(
-        out,
-        "  labels:     {}",
-        if labels.is_empty() {
-            "(none)".into()
-        } else {
-            labels.join(", ")
-        }
-    );
-    for m in &e.modules {
-        let _ = writeln!(out);
-        let verdict = if m.selected {
-            "selected"
-        } else {
-            "not selected"
-        };
-        let _ = writeln!(
-            out,
-            "module {} ({:?}, {}): {verdict}",
-            m.module, m.kind, m.defined_in
-        );
-        let _ = writeln!(out, "  selector: {}", m.selector);
-        for term in &m.terms {
-            let _ = writeln!(out, "    {term}");
-        }
-        if let Some(version) = &m.version {
-            let _ = writeln!(out, "  version:  {version}");
-        }
-        if !m.depends_on.is_empty() {
-            let _ = writeln!(out, "  waits for: {}", m.depends_on.join(", "));
-        }
-        if !m.values_from.is_empty() {
-            let _ = writeln!(out, "  values from: {}", m.values_from.join(", "));
-        }
-        if let Some(values) = m.values.as_ref().filter(|v| !v.is_empty()) {
-            let _ = writeln!(out, "  values:");
-            let yaml = serde_saphyr::to_string(values).unwrap_or_default();
-            for line in yaml.lines() {
-                let _ = writeln!(out, "    {line}");
-            }
-        }
+use crate::rollout::{ModuleState, WaveStatus};
+
+/// A few names from a long list, and how many were left out.
+fn sample(names: &[String], max: usize) -> String {
+    if names.len() <= max {
+        names.join(", ")
+    } else {
+        format!("{} and {} more", names[..max].join(", "), names.len() - max)
     }
-    out
+}
+
+fn state_word(state: ModuleState) -> &'static str {
+    match state {
+        ModuleState::Complete => "complete",
+        ModuleState::Advancing => "advancing",
+        ModuleState::Baking => "baking",
+        ModuleState::Waiting => "waiting",
+        ModuleState::Halted => "halted",
+        ModuleState::Paused => "paused",
+    }
+}
+
+fn wave_mark(status: WaveStatus) -> &'static str {
+    match status {
+        WaveStatus::Complete => "✓",
+        WaveStatus::Baking => "◷",
+        WaveStatus::Progressing => "…",
+        WaveStatus::Applying => "▶",
+        WaveStatus::Pending => "·",
+        WaveStatus::Failed => "✗",
+    }
+}
+
+fn version_change(from: Option<&str>, to: Option<&str>) -> String {
+    match (from, to) {
+        (Some(f), Some(t)) if f == t => t.to_string(),
+        (Some(f), Some(t)) => format!("{f} → {t}"),
+        (None, Some(t)) => format!("new → {t}"),
+        (Some(f), None) => format!("{f} → removed"),
+        (None, None) => "removed".into(),
+    }
 }

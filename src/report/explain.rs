@@ -1,0 +1,56 @@
+//! `fleeet explain` as text.
+
+use std::fmt::Write;
+
+use crate::explain::ClusterExplanation;
+
+/// `fleeet explain` as text.
+pub fn explain_text(e: &ClusterExplanation) -> String {
+    let mut out = String::new();
+    let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(out, "cluster {}", e.cluster);
+    let _ = writeln!(out, "  defined in: {}", e.defined_in.join(", "));
+    let _ = writeln!(
+        out,
+        "  labels:     {}",
+        if labels.is_empty() {
+            "(none)".into()
+        } else {
+            labels.join(", ")
+        }
+    );
+    for m in &e.modules {
+        let _ = writeln!(out);
+        let verdict = if m.selected {
+            "selected"
+        } else {
+            "not selected"
+        };
+        let _ = writeln!(
+            out,
+            "module {} ({:?}, {}): {verdict}",
+            m.module, m.kind, m.defined_in
+        );
+        let _ = writeln!(out, "  selector: {}", m.selector);
+        for term in &m.terms {
+            let _ = writeln!(out, "    {term}");
+        }
+        if let Some(version) = &m.version {
+            let _ = writeln!(out, "  version:  {version}");
+        }
+        if !m.depends_on.is_empty() {
+            let _ = writeln!(out, "  waits for: {}", m.depends_on.join(", "));
+        }
+        if !m.values_from.is_empty() {
+            let _ = writeln!(out, "  values from: {}", m.values_from.join(", "));
+        }
+        if let Some(values) = m.values.as_ref().filter(|v| !v.is_empty()) {
+            let _ = writeln!(out, "  values:");
+            let yaml = serde_saphyr::to_string(values).unwrap_or_default();
+            for line in yaml.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,231 @@
+//! The plan as a pull-request body: summary, module table, the clusters of this step, the
+//! health evidence of the previous waves, and a mermaid diagram of the waves.
+
+use std::fmt::Write;
+
+use super::{sample, state_word, version_change, wave_mark};
+use crate::rollout::{ModuleState, Plan, WaveStatus};
+
+/// How many names are shown before a list is folded into `<details>`.
+const SHOWN: usize = 20;
+
+/// A markdown pull-request body a reviewer can decide from.
+pub fn plan_markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n", summary(plan));
+    let _ = writeln!(
+        out,
+        "| Module | Version | State | Waves | Clusters changing now |"
+    );
+    let _ = writeln!(out, "| --- | --- | --- | --- | ---: |");
+    for m in &plan.modules {
+        let waves: Vec<String> = m
+            .waves
+            .iter()
+            .map(|w| format!("{} {} ({})", wave_mark(w.status), w.name, w.clusters.len()))
+            .collect();
+        let now = plan.changes.iter().filter(|c| c.module == m.module).count();
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {now} |",
+            m.module,
+            version_change(m.from.as_deref(), m.to.as_deref()),
+            state_word(m.state),
+            if waves.is_empty() {
+                "—".to_string()
+            } else {
+                waves.join(" → ")
+            }
+        );
+    }
+    for m in plan
+        .modules
+        .iter()
+        .filter(|m| m.state != ModuleState::Complete)
+    {
+        let _ = writeln!(out, "\n### `{}`: {}\n", m.module, state_word(m.state));
+        let _ = writeln!(out, "{}", m.reason);
+        let applying: Vec<String> = plan
+            .changes
+            .iter()
+            .filter(|c| c.module == m.module)
+            .map(|c| {
+                format!(
+                    "{} ({})",
+                    c.cluster,
+                    version_change(c.from.as_deref(), c.to.as_deref())
+                )
+            })
+            .collect();
+        if !applying.is_empty() {
+            let _ = writeln!(out);
+            details(
+                &mut out,
+                &format!("Clusters changing in this step ({})", applying.len()),
+                &applying,
+            );
+        }
+        if !m.evidence.is_empty() {
+            let rows: Vec<String> = m
+                .evidence
+                .iter()
+                .map(|e| {
+                    let since = e
+                        .since
+                        .map_or_else(|| "unknown".to_string(), |s| s.to_string());
+                    format!(
+                        "| {} | {} | {since} | `{}` |",
+                        e.cluster, e.wave, e.revision
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "\n<details><summary>Health evidence of earlier waves ({} clusters healthy)</summary>\n",
+                rows.len()
+            );
+            let _ = writeln!(
+                out,
+                "| Cluster | Wave | Healthy since | Revision |\n| --- | --- | --- | --- |"
+            );
+            for row in rows.iter().take(200) {
+                let _ = writeln!(out, "{row}");
+            }
+            if rows.len() > 200 {
+                let _ = writeln!(out, "\n…and {} more.", rows.len() - 200);
+            }
+            let _ = writeln!(out, "\n</details>");
+        }
+        if !m.problems.is_empty() {
+            let rows: Vec<String> = m
+                .problems
+                .iter()
+                .map(|p| {
+                    format!("{}: {} {}", p.cluster, p.reason, p.message)
+                        .trim_end()
+                        .to_string()
+                })
+                .collect();
+            let _ = writeln!(out);
+            details(
+                &mut out,
+                &format!("Clusters not healthy ({})", rows.len()),
+                &rows,
+            );
+        }
+    }
+    let rolling: Vec<_> = plan
+        .modules
+        .iter()
+        .filter(|m| !m.waves.is_empty())
+        .collect();
+    if !rolling.is_empty() {
+        let _ = writeln!(out, "\n```mermaid\nflowchart LR");
+        for (i, m) in rolling.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  subgraph m{i}[\"{} {}\"]\n    direction LR",
+                m.module,
+                version_change(m.from.as_deref(), m.to.as_deref())
+            );
+            let nodes: Vec<String> = m
+                .waves
+                .iter()
+                .enumerate()
+                .map(|(j, w)| {
+                    format!(
+                        "m{i}w{j}[\"{} {} ({})\"]:::{}",
+                        wave_mark(w.status),
+                        w.name,
+                        w.clusters.len(),
+                        class(w.status)
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "    {}", nodes.join(" --> "));
+            let _ = writeln!(out, "  end");
+        }
+        let _ = writeln!(
+            out,
+            "  classDef complete fill:#d3f9d8,stroke:#2b8a3e\n  classDef applying fill:#d0ebff,stroke:#1971c2\n  classDef waiting fill:#fff3bf,stroke:#e67700\n  classDef failed fill:#ffe3e3,stroke:#c92a2a\n  classDef pending fill:#f1f3f5,stroke:#868e96\n```"
+        );
+    }
+    if !plan.removed_clusters.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nClusters gone from the fleet, removed at once: {}",
+            sample(&plan.removed_clusters, SHOWN)
+        );
+    }
+    for note in &plan.notes {
+        let _ = writeln!(out, "\n> note: {note}");
+    }
+    out
+}
+
+/// The one-line summary: what this step does.
+pub fn summary(plan: &Plan) -> String {
+    let steps: Vec<String> = plan
+        .modules
+        .iter()
+        .filter(|m| m.state == ModuleState::Advancing)
+        .map(|m| {
+            let wave = m
+                .waves
+                .iter()
+                .find(|w| w.status == WaveStatus::Applying)
+                .map_or("", |w| w.name.as_str());
+            format!(
+                "{} {} (wave {wave})",
+                m.module,
+                m.to.as_deref().unwrap_or("removal")
+            )
+        })
+        .collect();
+    let clusters: std::collections::BTreeSet<&str> =
+        plan.changes.iter().map(|c| c.cluster.as_str()).collect();
+    if steps.is_empty() && plan.changes.is_empty() {
+        let halted = plan
+            .modules
+            .iter()
+            .filter(|m| m.state == ModuleState::Halted)
+            .count();
+        if halted > 0 {
+            format!("**fleeet: no step possible, {halted} rollout(s) halted**")
+        } else {
+            "**fleeet: nothing to roll out now**".into()
+        }
+    } else if steps.is_empty() {
+        format!(
+            "**fleeet: {} immediate change(s) on {} cluster(s)**",
+            plan.changes.len(),
+            clusters.len()
+        )
+    } else {
+        format!(
+            "**fleeet: roll out {} to {} cluster(s)**",
+            steps.join(", "),
+            clusters.len()
+        )
+    }
+}
+
+fn details(out: &mut String, title: &str, items: &[String]) {
+    if items.len() <= SHOWN {
+        let _ = writeln!(out, "{title}: {}", items.join(", "));
+        return;
+    }
+    let _ = writeln!(out, "<details><summary>{title}</summary>\n");
+    let _ = writeln!(out, "{}", items.join(", "));
+    let _ = writeln!(out, "\n</details>");
+}
+
+fn class(status: WaveStatus) -> &'static str {
+    match status {
+        WaveStatus::Complete => "complete",
+        WaveStatus::Applying => "applying",
+        WaveStatus::Baking | WaveStatus::Progressing => "waiting",
+        WaveStatus::Failed => "failed",
+        WaveStatus::Pending => "pending",
+    }
+}

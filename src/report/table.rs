@@ -1,0 +1,111 @@
+//! The plan as an aligned terminal table, coloured when asked.
+
+use std::fmt::Write;
+
+use anstyle::{AnsiColor, Style};
+
+use super::{sample, state_word, version_change, wave_mark};
+use crate::rollout::{ModuleState, Plan};
+
+/// The plan as a table of modules, then the changes of this step. `color` adds ANSI colours.
+pub fn plan_table(plan: &Plan, color: bool) -> String {
+    let rows: Vec<[String; 4]> = plan
+        .modules
+        .iter()
+        .map(|m| {
+            let waves = m
+                .waves
+                .iter()
+                .map(|w| format!("{} {}", wave_mark(w.status), w.name))
+                .collect::<Vec<_>>()
+                .join("  ");
+            [
+                m.module.clone(),
+                state_word(m.state).to_string(),
+                version_change(m.from.as_deref(), m.to.as_deref()),
+                waves,
+            ]
+        })
+        .collect();
+    let headers = ["MODULE", "STATE", "VERSION", "WAVES"];
+    let mut widths = headers.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let paint = |style: Style, text: &str| {
+        if color {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_string()
+        }
+    };
+    let pad =
+        |text: &str, width: usize| format!("{text}{}", " ".repeat(width - text.chars().count()));
+    let mut out = String::new();
+    let header: Vec<String> = headers.iter().zip(widths).map(|(h, w)| pad(h, w)).collect();
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(Style::new().bold(), header.join("  ").trim_end())
+    );
+    for (row, module) in rows.iter().zip(&plan.modules) {
+        let style = match module.state {
+            ModuleState::Complete => Style::new().fg_color(Some(AnsiColor::Green.into())),
+            ModuleState::Advancing => Style::new().fg_color(Some(AnsiColor::Cyan.into())).bold(),
+            ModuleState::Baking | ModuleState::Waiting => {
+                Style::new().fg_color(Some(AnsiColor::Yellow.into()))
+            }
+            ModuleState::Halted => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+            ModuleState::Paused => Style::new().dimmed(),
+        };
+        let state = paint(style, &pad(&row[1], widths[1]));
+        let line = format!(
+            "{}  {state}  {}  {}",
+            pad(&row[0], widths[0]),
+            pad(&row[2], widths[2]),
+            row[3]
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+        if module.state != ModuleState::Complete && !module.reason.is_empty() {
+            let _ = writeln!(out, "  {}", paint(Style::new().dimmed(), &module.reason));
+        }
+    }
+    let _ = writeln!(out);
+    if plan.changes.is_empty() {
+        let _ = writeln!(out, "No changes in this step.");
+    } else {
+        let _ = writeln!(out, "{} change(s) in this step:", plan.changes.len());
+        let mut by_step: std::collections::BTreeMap<(String, Option<String>), Vec<String>> =
+            Default::default();
+        for change in &plan.changes {
+            by_step
+                .entry((change.module.clone(), change.wave.clone()))
+                .or_default()
+                .push(change.cluster.clone());
+        }
+        for ((module, wave), clusters) in by_step {
+            let wave = wave.map_or_else(|| "immediately".to_string(), |w| format!("wave {w}"));
+            let _ = writeln!(out, "  {module} ({wave}): {}", sample(&clusters, 8));
+        }
+    }
+    if !plan.removed_clusters.is_empty() {
+        let _ = writeln!(
+            out,
+            "Clusters removed from the fleet: {}",
+            sample(&plan.removed_clusters, 8)
+        );
+    }
+    if !plan.added_clusters.is_empty() {
+        let _ = writeln!(
+            out,
+            "Clusters new to the rendered branch: {}",
+            sample(&plan.added_clusters, 8)
+        );
+    }
+    for note in &plan.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    out
+}

@@ -1,0 +1,104 @@
+//! The rollout record: `.fleeet/rollouts/<module>.yaml` on the rendered branch, kept while a
+//! module is rolling out. With the pointers it is the whole state of a rollout.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{ApiVersion, Module};
+
+/// `kind: Rollout`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+pub enum RolloutKind {
+    Rollout,
+}
+
+/// A module's rollout in progress: where it goes, its waves, and which were applied.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RolloutRecord {
+    pub api_version: ApiVersion,
+    pub kind: RolloutKind,
+    pub module: String,
+    /// A digest of the module's definition being rolled out; when it changes, a new rollout
+    /// starts from the first wave.
+    pub target: String,
+    /// The version most clusters ran when the rollout started (none for a new module).
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The version being rolled out (none when the module is being removed).
+    #[serde(default)]
+    pub to: Option<String>,
+    pub waves: Vec<RecordWave>,
+    /// Set when the rollout halted; it moves no further until the module changes again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halted: Option<Halt>,
+}
+
+/// One wave of a record.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordWave {
+    pub name: String,
+    pub clusters: Vec<String>,
+    #[serde(default)]
+    pub applied: bool,
+}
+
+/// Why a rollout halted.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Halt {
+    /// The wave whose clusters failed.
+    pub wave: String,
+    pub clusters: Vec<PairProblem>,
+}
+
+/// A cluster on which a module is failing or overdue.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairProblem {
+    pub cluster: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+impl RolloutRecord {
+    /// Parses a record read from `file`.
+    pub fn parse(file: &str, text: &str) -> Result<RolloutRecord, String> {
+        serde_saphyr::from_str_with_options(text, crate::load::yaml_options())
+            .map_err(|e| format!("{file}: {}", e.without_snippet()))
+    }
+
+    /// The record as YAML.
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).expect("records serialize")
+    }
+
+    /// The index of the wave holding `cluster`.
+    pub fn wave_of(&self, cluster: &str) -> Option<usize> {
+        self.waves
+            .iter()
+            .position(|w| w.clusters.iter().any(|c| c == cluster))
+    }
+}
+
+/// A digest of everything in a module's definition that its pointers are made from, so that
+/// any edit to the module starts a new rollout.
+pub fn target(module: Option<&Module>) -> String {
+    let Some(module) = module else {
+        return "removed".into();
+    };
+    let values: Vec<serde_json::Value> = module
+        .value_sources()
+        .map(|(_, map)| crate::model::Value::Map(map.clone()).to_json())
+        .collect();
+    let definition = serde_json::json!({
+        "kind": module.kind,
+        "spec": module.spec,
+        "values": values,
+    });
+    let digest = Sha256::digest(definition.to_string().as_bytes());
+    hex::encode(&digest[..8])
+}
