@@ -695,3 +695,64 @@ proptest! {
         prop_assert_eq!(total, n);
     }
 }
+
+#[test]
+fn a_module_waits_for_the_modules_it_depends_on_to_be_on_its_clusters() {
+    let fleet = five_clusters().module("db", "1.0.0", "{}", "").module(
+        "app",
+        "1.0.0",
+        "{}",
+        "{waves: [{name: first, selector: {matchLabels: {canary: \"false\"}}}, {name: rest}]}",
+    );
+    let files = fleet.files();
+    let app = files.files["modules/app.yaml"].replace("  values:", "  dependsOn: [db]\n  values:");
+    let mut files = files;
+    files.insert("modules/app.yaml", app);
+    let loaded = crate::load::load(&files).unwrap_or_else(|e| panic!("{e}"));
+    let mut branch = Branchy::empty();
+    let plan = branch.plan(&loaded, None, t(0));
+    let app_plan = plan.modules.iter().find(|m| m.module == "app").unwrap();
+    assert_eq!(app_plan.deferred.len(), 4, "b, c, d, e wait for db");
+    let app_changes: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.module == "app")
+        .map(|c| c.cluster.as_str())
+        .collect();
+    assert_eq!(
+        app_changes,
+        vec!["a"],
+        "db's canary is a: app may go there with it"
+    );
+    branch.apply(&loaded, &plan, t(0));
+    let steps = {
+        let mut now = t(1);
+        let mut steps = 0;
+        for _ in 0..20 {
+            let plan = branch.plan(&loaded, Some(&healthy(&branch, now)), now);
+            if !plan.changed {
+                break;
+            }
+            for change in plan.changes.iter().filter(|c| c.module == "app") {
+                assert!(
+                    branch.state.branch.pointers.clusters[&change.cluster].contains_key("db")
+                        || plan.next.pointers.clusters[&change.cluster].contains_key("db")
+                );
+            }
+            branch.apply(&loaded, &plan, now);
+            now += SignedDuration::from_mins(1);
+            steps += 1;
+        }
+        steps
+    };
+    assert!(steps < 20);
+    assert!(
+        branch
+            .state
+            .branch
+            .pointers
+            .clusters
+            .values()
+            .all(|m| m.contains_key("app") && m.contains_key("db"))
+    );
+}

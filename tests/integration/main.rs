@@ -1,0 +1,8 @@
+//! The integration tests: one binary (see ripgrep), one module per area.
+
+mod support;
+
+mod cli;
+mod errors;
+mod plan;
+mod render;

@@ -1,0 +1,155 @@
+//! A sealed test environment: a fleet repository in a temporary directory, built fluently, and
+//! the `fleeet` binary run against it with a fixed environment.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use tempfile::TempDir;
+
+/// The example fleet shipped with the repository.
+pub fn example_fleet() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("example-fleet-repo")
+}
+
+/// A minimal valid `fleet.yaml`.
+pub const FLEET: &str = "apiVersion: fleeet.dev/v1alpha1\nkind: Fleet\nmetadata:\n  name: test\n";
+
+/// A fleet repository under construction, in its own temporary directory.
+pub struct Fleet {
+    dir: TempDir,
+}
+
+impl Fleet {
+    /// A fleet with just a `fleet.yaml`.
+    pub fn new() -> Self {
+        Fleet::empty().file("fleet.yaml", FLEET)
+    }
+
+    /// A directory with nothing in it.
+    pub fn empty() -> Self {
+        Fleet {
+            dir: tempfile::tempdir().expect("temporary directory"),
+        }
+    }
+
+    /// A copy of the example fleet.
+    pub fn example() -> Self {
+        let fleet = Fleet::empty();
+        copy_dir(&example_fleet(), fleet.path());
+        fleet
+    }
+
+    /// Writes `content` at `path` (relative to the fleet root).
+    pub fn file(self, path: &str, content: &str) -> Self {
+        let target = self.path().join(path);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::write(target, content).unwrap();
+        self
+    }
+
+    /// A cluster with labels, in `clusters/<name>.yaml`.
+    pub fn cluster(self, name: &str, labels: &str) -> Self {
+        let doc = format!(
+            "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: {name}\n  labels: {labels}\n"
+        );
+        self.file(&format!("clusters/{name}.yaml"), &doc)
+    }
+
+    /// A module in `modules/<name>.yaml`, with `spec` (indented YAML lines) as its spec.
+    pub fn module(self, name: &str, spec: &str) -> Self {
+        let doc = format!(
+            "apiVersion: fleeet.dev/v1alpha1\nkind: Module\nmetadata:\n  name: {name}\nspec:\n{spec}"
+        );
+        self.file(&format!("modules/{name}.yaml"), &doc)
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `fleeet` with `args` in the fleet directory.
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_in(self.path(), args)
+    }
+}
+
+/// Runs `fleeet` in `dir` with a sealed environment (no colour, no CI or GitHub variables).
+pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fleeet"))
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("fleeet runs");
+    Run(output)
+}
+
+/// The outcome of a `fleeet` run.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    /// Asserts success and returns stdout.
+    #[track_caller]
+    pub fn success(&self) -> String {
+        assert_eq!(self.code(), 0, "fleeet failed:\n{}", self.stderr());
+        self.stdout()
+    }
+
+    /// Asserts failure with `code` and returns stderr.
+    #[track_caller]
+    pub fn failure(&self, code: i32) -> String {
+        assert_eq!(
+            self.code(),
+            code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self.stderr()
+    }
+}
+
+/// Every file under `dir`, by relative path, with its content.
+pub fn read_tree(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let relative = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (relative, std::fs::read_to_string(e.path()).unwrap())
+        })
+        .collect()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
