@@ -103,7 +103,12 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
     };
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let explanation = crate::explain::explain(&renderer, c, m).map_err(Error::from)?;
+    let plan = match args.state.current_dir {
+        Some(_) => Some(super::plan::plan_step(&renderer, &args.state)?),
+        None => None,
+    };
+    let explanation =
+        crate::explain::explain(&renderer, c, m, plan.as_ref()).map_err(Error::from)?;
     match args.format {
         Format::Json => print_json(&explanation),
         Format::Text => {

@@ -112,6 +112,9 @@ pub struct ExplainArgs {
     pub cluster: String,
     /// Only this module (default: every module of the fleet).
     pub module: Option<String>,
+    /// Also show each pair's wave and rollout state against this current state.
+    #[command(flatten)]
+    pub state: plan::StateArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

@@ -17,16 +17,8 @@ use crate::{Error, report, template, write};
 pub struct PlanArgs {
     #[command(flatten)]
     pub fleet: super::FleetArg,
-    /// The current state: a directory holding a checkout or render of the rendered branch.
-    /// Missing or empty means nothing is rendered yet.
-    #[arg(long, value_name = "DIR")]
-    pub current_dir: Option<PathBuf>,
-    /// A health snapshot (written by `fleeet status --save`, or by hand).
-    #[arg(long, value_name = "FILE")]
-    pub health: Option<PathBuf>,
-    /// The time to plan at (RFC 3339), instead of now: for reviews and tests.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<Timestamp>,
+    #[command(flatten)]
+    pub state: StateArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
     /// Write the rendered branch after this step into this directory (atomically).
@@ -46,27 +38,49 @@ pub enum PlanFormat {
     Json,
 }
 
+/// Where the current state and health come from: the arguments shared by `plan` and
+/// `explain`.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The current state: a directory holding a checkout or render of the rendered branch.
+    /// Missing or empty means nothing is rendered yet.
+    #[arg(long, value_name = "DIR")]
+    pub current_dir: Option<PathBuf>,
+    /// A health snapshot (written by `fleeet status --save`, or by hand).
+    #[arg(long, value_name = "FILE")]
+    pub health: Option<PathBuf>,
+    /// The time to plan at (RFC 3339), instead of now: for reviews and tests.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<Timestamp>,
+}
+
+/// Plans the next step of `renderer`'s fleet against the state the arguments name.
+pub fn plan_step(renderer: &Renderer<'_>, state: &StateArgs) -> anyhow::Result<rollout::Plan> {
+    let desired = renderer.render_all().map_err(Error::from)?;
+    let path = &renderer.fleet.spec.output.path.value;
+    let current = match &state.current_dir {
+        Some(dir) => CurrentState::from_files(&read_tree(dir)?, path),
+        None => CurrentState::default(),
+    };
+    let health = match &state.health {
+        Some(file) => Some(read_health(file)?),
+        None => None,
+    };
+    Ok(rollout::plan(&Inputs {
+        renderer,
+        desired: &desired,
+        current: &current,
+        health: health.as_ref(),
+        now: state.now.unwrap_or_else(Timestamp::now),
+    }))
+}
+
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
     let fleet = load(&args.fleet.fleet)?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let desired = renderer.render_all().map_err(Error::from)?;
     let path = fleet.spec.output.path.value.clone();
-    let current = match &args.current_dir {
-        Some(dir) => CurrentState::from_files(&read_tree(dir)?, &path),
-        None => CurrentState::default(),
-    };
-    let health = match &args.health {
-        Some(file) => Some(read_health(file)?),
-        None => None,
-    };
-    let plan = rollout::plan(&Inputs {
-        renderer: &renderer,
-        desired: &desired,
-        current: &current,
-        health: health.as_ref(),
-        now: args.now.unwrap_or_else(Timestamp::now),
-    });
+    let plan = plan_step(&renderer, &args.state)?;
     match args.format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         PlanFormat::Markdown => print!("{}", report::plan_markdown(&plan)),

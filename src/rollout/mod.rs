@@ -200,6 +200,19 @@ pub struct Plan {
     pub next: Branch,
     /// Whether `next` differs from the current branch at all.
     pub changed: bool,
+    /// The versions on the rendered branch before this step, by cluster and module.
+    #[serde(skip)]
+    current: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Plan {
+    /// The version the rendered branch held for a pair before this step.
+    pub fn current_version(&self, cluster: &str, module: &str) -> Option<String> {
+        self.current
+            .get(cluster)
+            .and_then(|m| m.get(module))
+            .cloned()
+    }
 }
 
 /// The inputs of [`plan`].
@@ -310,6 +323,18 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         notes,
         next,
         changed,
+        current: current
+            .clusters
+            .iter()
+            .map(|(c, m)| {
+                (
+                    c.clone(),
+                    m.iter()
+                        .map(|(m, p)| (m.clone(), p.version.clone()))
+                        .collect(),
+                )
+            })
+            .collect(),
     }
 }
 
