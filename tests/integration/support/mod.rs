@@ -1,0 +1,3 @@
+//! Test support: fake servers speaking real wire formats.
+
+pub mod github;
