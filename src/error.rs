@@ -31,6 +31,12 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// A GitHub API request failed: what fleeet was doing, GitHub's status and message.
+    #[error("{message}")]
+    GitHub {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl Error {
@@ -55,14 +61,14 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::NotAFleet { .. } => EXIT_INVALID,
             Error::Usage { .. } => EXIT_USAGE,
-            Error::Io { .. } => EXIT_FAILURE,
+            Error::Io { .. } | Error::GitHub { .. } => EXIT_FAILURE,
         }
     }
 
     /// A suggestion of what to do, when there is one beyond the message.
     pub fn hint(&self) -> Option<&str> {
         match self {
-            Error::Usage { hint, .. } => hint.as_deref(),
+            Error::Usage { hint, .. } | Error::GitHub { hint, .. } => hint.as_deref(),
             Error::NotAFleet { .. } => Some(
                 "point --fleet at the folder holding fleet.yaml (default: the current directory)",
             ),

@@ -4,5 +4,6 @@ mod support;
 
 mod cli;
 mod errors;
+mod github;
 mod plan;
 mod render;

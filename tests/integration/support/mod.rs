@@ -6,6 +6,8 @@ use std::process::Output;
 
 use tempfile::TempDir;
 
+pub mod github;
+
 /// The example fleet shipped with the repository.
 pub fn example_fleet() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("example-fleet-repo")
