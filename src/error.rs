@@ -25,6 +25,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A git operation failed: reading or writing a repository, fetching or pushing.
+    #[error("{context}: {message}")]
+    Git { context: String, message: String },
     /// A request the user made that cannot be honoured (unknown cluster, unsafe output path, ...).
     #[error("{message}")]
     Usage {
@@ -61,7 +64,7 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::NotAFleet { .. } => EXIT_INVALID,
             Error::Usage { .. } => EXIT_USAGE,
-            Error::Io { .. } | Error::GitHub { .. } => EXIT_FAILURE,
+            Error::Io { .. } | Error::Git { .. } | Error::GitHub { .. } => EXIT_FAILURE,
         }
     }
 
