@@ -4,6 +4,7 @@ mod support;
 
 mod cli;
 mod errors;
+mod git;
 mod github;
 mod plan;
 mod render;

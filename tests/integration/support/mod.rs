@@ -6,6 +6,7 @@ use std::process::Output;
 
 use tempfile::TempDir;
 
+pub mod git_http;
 pub mod github;
 
 /// The example fleet shipped with the repository.
