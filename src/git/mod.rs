@@ -7,9 +7,11 @@
 //! written at all. One changed pointer among 200,000 files writes that blob and the trees on its
 //! path, nothing else.
 //!
-//! **History gives time**: [`Repo::since`] walks the first-parent chain of the rendered branch
-//! (a merged pull request counts from its merge commit) and reads a file only where its blob id
-//! changes, to find when a statement about it started to hold.
+//! **History gives time**: the first-parent chain of the rendered branch says when a change
+//! landed (a merged pull request counts from its merge commit). [`Repo::last_changed`] finds
+//! when each of many files last changed in one walk of tree diffs (what the rollout planner's
+//! `landed_at` holds); [`Repo::since`] finds when a statement about one file started to hold,
+//! reading the file only where its blob id changes.
 //!
 //! **Pushes take a lease**: [`Repo::push_with_lease`] moves a remote branch only if it is still
 //! at the commit the caller read. libgit2 has no `--force-with-lease`, so it is built from what

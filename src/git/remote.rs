@@ -10,7 +10,7 @@ use git2::{
 };
 use sha2::{Digest, Sha256};
 
-use super::Repo;
+use super::{Repo, git_error};
 use crate::Error;
 
 /// How fleeet authenticates to a remote over HTTPS. The token is never shown: not in errors,
@@ -205,7 +205,7 @@ impl Repo {
         expected: Option<Oid>,
         context: &str,
     ) -> Result<PushOutcome, Error> {
-        let failed = |e: git2::Error| Auth::none().error(context, e);
+        let failed = |e: git2::Error| git_error(context, e);
         let remote = Repository::open(path).map_err(failed)?;
         if !remote.is_bare() {
             return Err(Error::Git {

@@ -1,8 +1,10 @@
 //! Since when something has held on a branch, from its first-parent history.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use git2::{Commit, ObjectType, Oid};
+use jiff::Timestamp;
 
 use super::{Repo, failed, short};
 use crate::Error;
@@ -19,7 +21,7 @@ impl Repo {
         tip: Oid,
         path: &str,
         mut holds: impl FnMut(Option<&str>) -> bool,
-    ) -> Result<Option<jiff::Timestamp>, Error> {
+    ) -> Result<Option<Timestamp>, Error> {
         let mut commit = self.find_commit(tip)?;
         let mut blob = self.blob_at(&commit, path)?;
         if !holds(self.text_at(&commit, path, blob)?.as_deref()) {
@@ -36,13 +38,56 @@ impl Repo {
             }
             commit = parent;
         }
-        let seconds = commit.committer().when().seconds();
-        jiff::Timestamp::from_second(seconds)
-            .map(Some)
-            .map_err(|e| Error::Git {
-                context: format!("reading the time of commit {}", commit.id()),
-                message: e.to_string(),
-            })
+        committed(&commit).map(Some)
+    }
+
+    /// When each of `paths` last changed on the first-parent history from `tip`: the committer
+    /// time of the newest commit that added, modified or removed it (the root commit counts as
+    /// adding what it holds). A path that never existed is left out. One walk answers every
+    /// path: each commit is compared with its first parent as a tree diff, which skips the
+    /// folders whose ids did not change, and the walk stops once every path is answered.
+    pub fn last_changed(
+        &self,
+        tip: Oid,
+        paths: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, Timestamp>, Error> {
+        let mut pending: BTreeSet<&str> = paths.iter().map(String::as_str).collect();
+        let mut landed = BTreeMap::new();
+        let mut next = Some(self.find_commit(tip)?);
+        while let Some(commit) = next.take() {
+            if pending.is_empty() {
+                break;
+            }
+            let context = || format!("comparing commit {} with its parent", commit.id());
+            let parent = match commit.parent_ids().next() {
+                Some(id) => Some(self.find_commit(id)?),
+                None => None,
+            };
+            let tree = commit.tree().map_err(failed(context()))?;
+            let parent_tree = match &parent {
+                Some(parent) => Some(parent.tree().map_err(failed(context()))?),
+                None => None,
+            };
+            let diff = self
+                .repo
+                .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)
+                .map_err(failed(context()))?;
+            let mut time = None;
+            for delta in diff.deltas() {
+                for file in [delta.old_file(), delta.new_file()] {
+                    let path = file.path_bytes().and_then(|p| std::str::from_utf8(p).ok());
+                    if let Some(path) = path.and_then(|p| pending.take(p)) {
+                        let time = match time {
+                            Some(time) => time,
+                            None => *time.insert(committed(&commit)?),
+                        };
+                        landed.insert(path.to_string(), time);
+                    }
+                }
+            }
+            next = parent;
+        }
+        Ok(landed)
     }
 
     /// The id of the file at `path` in `commit`, if there is a file there.
@@ -78,6 +123,14 @@ impl Repo {
     }
 }
 
+/// The committer time of `commit`.
+fn committed(commit: &Commit<'_>) -> Result<Timestamp, Error> {
+    Timestamp::from_second(commit.committer().when().seconds()).map_err(|e| Error::Git {
+        context: format!("reading the time of commit {}", commit.id()),
+        message: e.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -99,8 +152,8 @@ mod tests {
         ids
     }
 
-    fn at(second: i64) -> Option<jiff::Timestamp> {
-        Some(jiff::Timestamp::from_second(second).unwrap())
+    fn at(second: i64) -> Option<Timestamp> {
+        Some(Timestamp::from_second(second).unwrap())
     }
 
     #[test]
@@ -163,5 +216,33 @@ mod tests {
         let later = commit(&repo, &[merge], &applied, 600);
 
         assert_eq!(repo.since(later, RECORD, |t| t.is_some()).unwrap(), at(500));
+    }
+
+    #[test]
+    fn tells_when_each_path_last_changed_in_one_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let root = commit(
+            &repo,
+            &[],
+            &files(&[("c/a.yaml", "1"), ("c/b.yaml", "1")]),
+            10,
+        );
+        let changed = files(&[("c/a.yaml", "2"), ("c/b.yaml", "1"), ("c/d.yaml", "1")]);
+        let second = commit(&repo, &[root], &changed, 20);
+        // A pull request removing c/d.yaml, made at 25 and merged at 30.
+        let removed = files(&[("c/a.yaml", "2"), ("c/b.yaml", "1")]);
+        let proposed = commit(&repo, &[second], &removed, 25);
+        let merge = commit(&repo, &[second, proposed], &removed, 30);
+        let tip = commit(&repo, &[merge], &removed, 40);
+
+        let paths = ["c/a.yaml", "c/b.yaml", "c/d.yaml", "c/never.yaml"]
+            .map(String::from)
+            .into();
+        let landed = repo.last_changed(tip, &paths).unwrap();
+        let expected = [("c/a.yaml", 20), ("c/b.yaml", 10), ("c/d.yaml", 30)]
+            .map(|(path, second)| (path.to_string(), at(second).unwrap()));
+        assert_eq!(landed, expected.into());
+        assert!(repo.last_changed(tip, &BTreeSet::new()).unwrap().is_empty());
     }
 }

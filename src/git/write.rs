@@ -396,5 +396,27 @@ mod timing {
         let read = clone.read_files(tip, &["clusters", ".fleeet"]).unwrap();
         time("read_files, packed objects", start);
         assert_eq!(read, files);
+
+        // 20 waves of 500 clusters each upgrade module-03, then ask when each pointer of
+        // module-03 (all changed) and module-07 (never changed since the root) landed.
+        let (mut tip, mut tree, mut current) = (tip, clone.tree_of(tip).unwrap(), files);
+        for wave in 0..20 {
+            for c in wave * 500..(wave + 1) * 500 {
+                let path = format!("clusters/cluster-{c:05}/module-03.yaml");
+                let text = current[&path].replace("v1.0.0", "v1.1.0");
+                current.insert(path, text.into());
+            }
+            tree = clone.write_tree(Some(tree), &current).unwrap();
+            tip = clone
+                .commit(&[tip], tree, "wave", &identity(100 + wave as i64))
+                .unwrap();
+        }
+        let paths = (0..10_000)
+            .flat_map(|c| [3, 7].map(|m| format!("clusters/cluster-{c:05}/module-{m:02}.yaml")))
+            .collect();
+        let start = Instant::now();
+        let landed = clone.last_changed(tip, &paths).unwrap();
+        time("last_changed, 20,000 paths over 21 commits", start);
+        assert_eq!(landed.len(), 20_000);
     }
 }
