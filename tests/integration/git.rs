@@ -214,3 +214,60 @@ fn a_branch_created_after_our_lease_was_checked_is_not_overwritten() {
     );
     assert_eq!(remote.repo().resolve("fleeet/next").unwrap(), Some(theirs));
 }
+
+/// actions/checkout makes a shallow clone of the fleet repository by default; the rendered
+/// branch is fetched into it with its whole history, which gives the wave times.
+#[test]
+fn fetches_the_rendered_branch_with_its_history_into_a_shallow_checkout() {
+    let remote = Remote::start(None);
+    let (_dir, writer) = local();
+    let first = commit(&writer, &[], "1", 1);
+    let rendered = commit(&writer, &[first], "2", 2);
+    writer
+        .push_with_lease(
+            &remote.path(),
+            rendered,
+            "fleeet/rendered",
+            None,
+            &Auth::none(),
+        )
+        .unwrap();
+    let fleet = commit(&writer, &[], "fleet", 3);
+    let main = commit(&writer, &[fleet], "fleet 2", 4);
+    writer
+        .push_with_lease(&remote.path(), main, "main", None, &Auth::none())
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = dir.path().join("fleet");
+    let cloned = std::process::Command::new("git")
+        .args([
+            "clone",
+            "--quiet",
+            "--depth=1",
+            "--branch=main",
+            &remote.url,
+        ])
+        .arg(&checkout)
+        .status()
+        .unwrap();
+    assert!(cloned.success());
+    let repo = Repo::open(&checkout).unwrap();
+    assert_eq!(
+        repo.resolve(&fleet.to_string()).unwrap(),
+        None,
+        "the clone is shallow"
+    );
+
+    let tip = repo
+        .fetch_branch(&remote.url, "fleeet/rendered", &Auth::none())
+        .unwrap();
+    assert_eq!(tip, Some(rendered));
+    let path = "clusters/a/ingress.yaml".to_string();
+    let landed = repo.last_changed(rendered, &[path.clone()].into()).unwrap();
+    assert_eq!(landed[&path], jiff::Timestamp::from_second(2).unwrap());
+    assert_eq!(
+        repo.since(rendered, &path, |text| text.is_some()).unwrap(),
+        Some(jiff::Timestamp::from_second(1).unwrap())
+    );
+}
