@@ -15,6 +15,7 @@ pub mod health;
 pub mod layout;
 pub mod load;
 pub mod model;
+pub mod reconcile;
 pub mod render;
 pub mod report;
 pub mod rollout;

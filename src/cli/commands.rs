@@ -103,9 +103,13 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
     };
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let plan = match args.state.current_dir {
-        Some(_) => Some(super::plan::plan_step(&renderer, &args.state)?),
-        None => None,
+    let plan = match (&args.state.current_dir, &args.state.current) {
+        (None, None) => None,
+        _ => Some(super::plan::plan_step(
+            &renderer,
+            &args.fleet.fleet,
+            &args.state,
+        )?),
     };
     let explanation =
         crate::explain::explain(&renderer, c, m, plan.as_ref()).map_err(Error::from)?;

@@ -1,12 +1,13 @@
 //! `fleeet plan`: the next rollout step, shown or written.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 
 use super::commands::load;
+use crate::git::Repo;
 use crate::health::HealthSnapshot;
 use crate::layout::{self, Files};
 use crate::render::Renderer;
@@ -42,8 +43,16 @@ pub enum PlanFormat {
 /// `explain`.
 #[derive(Debug, Args)]
 pub struct StateArgs {
-    /// The current state: a directory holding a checkout or render of the rendered branch.
-    /// Missing or empty means nothing is rendered yet.
+    /// The current state: the rendered branch at this git ref (branch, remote branch or commit)
+    /// in --repo. Default: `origin/<output.branch>`, else `<output.branch>`, in the fleet's
+    /// repository. A missing ref means nothing is rendered yet.
+    #[arg(long, value_name = "REF", conflicts_with = "current_dir")]
+    pub current: Option<String>,
+    /// The git repository holding --current (default: the one holding the fleet).
+    #[arg(long, value_name = "DIR", requires = "current")]
+    pub repo: Option<PathBuf>,
+    /// The current state as a directory (a checkout or render of the rendered branch), without
+    /// history: progress deadlines are not judged. Missing or empty means nothing is rendered.
     #[arg(long, value_name = "DIR")]
     pub current_dir: Option<PathBuf>,
     /// A health snapshot (written by `fleeet status --save`, or by hand).
@@ -54,25 +63,58 @@ pub struct StateArgs {
     pub now: Option<Timestamp>,
 }
 
-/// Plans the next step of `renderer`'s fleet against the state the arguments name.
-pub fn plan_step(renderer: &Renderer<'_>, state: &StateArgs) -> anyhow::Result<rollout::Plan> {
+/// Plans the next step of `renderer`'s fleet (read from `fleet_dir`) against the state the
+/// arguments name.
+pub fn plan_step(
+    renderer: &Renderer<'_>,
+    fleet_dir: &Path,
+    state: &StateArgs,
+) -> anyhow::Result<rollout::Plan> {
     let desired = renderer.render_all().map_err(Error::from)?;
-    let path = &renderer.fleet.spec.output.path.value;
-    let current = match &state.current_dir {
-        Some(dir) => CurrentState::from_files(&read_tree(dir)?, path),
-        None => CurrentState::default(),
+    let output = &renderer.fleet.spec.output;
+    let path = &output.path.value;
+    let mut notes = Vec::new();
+    let current = match (&state.current_dir, &state.current) {
+        (Some(dir), _) => CurrentState::from_files(&read_tree(dir)?, path),
+        (None, Some(rev)) => {
+            let repo = Repo::open(state.repo.as_deref().unwrap_or(fleet_dir))?;
+            let tip = repo.resolve(rev)?;
+            if tip.is_none() {
+                notes.push(format!("{rev} does not exist: nothing is rendered yet"));
+            }
+            repo.current_state(tip, path)?
+        }
+        (None, None) => match Repo::open(fleet_dir) {
+            Ok(repo) => {
+                let remote = format!("origin/{}", output.branch);
+                let tip = match repo.resolve(&remote)? {
+                    Some(tip) => Some(tip),
+                    None => repo.resolve(&output.branch)?,
+                };
+                if tip.is_none() {
+                    notes.push(format!(
+                        "neither {remote} nor {} exists: nothing is rendered yet",
+                        output.branch
+                    ));
+                }
+                repo.current_state(tip, path)?
+            }
+            Err(_) => CurrentState::default(),
+        },
     };
     let health = match &state.health {
         Some(file) => Some(read_health(file)?),
         None => None,
     };
-    Ok(rollout::plan(&Inputs {
+    let mut plan = rollout::plan(&Inputs {
         renderer,
         desired: &desired,
         current: &current,
         health: health.as_ref(),
         now: state.now.unwrap_or_else(Timestamp::now),
-    }))
+    });
+    plan.notes.splice(0..0, notes);
+    Ok(plan)
 }
 
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
@@ -80,7 +122,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
     let path = fleet.spec.output.path.value.clone();
-    let plan = plan_step(&renderer, &args.state)?;
+    let plan = plan_step(&renderer, &args.fleet.fleet, &args.state)?;
     match args.format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         PlanFormat::Markdown => print!("{}", report::plan_markdown(&plan)),

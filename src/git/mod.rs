@@ -25,6 +25,7 @@
 //! moves an existing ref, so for those remotes fleeet copies the objects itself and moves the ref with a
 //! compare-and-swap under the remote's ref lock: the same guarantee.
 
+mod current;
 mod read;
 mod remote;
 mod since;
@@ -94,6 +95,11 @@ impl Repo {
             Err(e) if matches!(e.code(), ErrorCode::NotFound | ErrorCode::UnbornBranch) => Ok(None),
             Err(e) => Err(git_error(format!("resolving {rev}"), e)),
         }
+    }
+
+    /// The parents of `commit`, first parent first.
+    pub fn parents_of(&self, commit: Oid) -> Result<Vec<Oid>, Error> {
+        Ok(self.find_commit(commit)?.parent_ids().collect())
     }
 
     /// The tree of `commit`, to pass as the base of [`Repo::write_tree`].

@@ -30,6 +30,43 @@ impl Repo {
         self.write_folder(base.as_ref(), &entries, 0)
     }
 
+    /// Writes the tree whose top-level folders `managed` hold exactly `files` (all under them),
+    /// and whose other top-level entries are those of `base_tree`, reused by id: files fleeet
+    /// does not own on the rendered branch (a README, say) survive its commits.
+    pub fn write_managed_tree(
+        &self,
+        base_tree: Option<Oid>,
+        files: &Files,
+        managed: &[&str],
+    ) -> Result<Oid, Error> {
+        let ours = self.write_tree(base_tree, files)?;
+        let Some(base) = base_tree else {
+            return Ok(ours);
+        };
+        let context = || format!("keeping the files of tree {base} fleeet does not own");
+        let base = self.repo.find_tree(base).map_err(failed(context()))?;
+        let ours_tree = self.repo.find_tree(ours).map_err(failed(context()))?;
+        let mut builder = self
+            .repo
+            .treebuilder(Some(&ours_tree))
+            .map_err(failed(context()))?;
+        let mut kept = false;
+        for entry in base.iter() {
+            let name = String::from_utf8_lossy(entry.name_bytes());
+            if !managed.contains(&name.as_ref()) && ours_tree.get_name(&name).is_none() {
+                builder
+                    .insert(name.as_ref(), entry.id(), entry.filemode())
+                    .map_err(failed(context()))?;
+                kept = true;
+            }
+        }
+        if kept {
+            builder.write().map_err(failed(context()))
+        } else {
+            Ok(ours)
+        }
+    }
+
     /// Writes a commit of `tree` on `parents` by `identity`, without moving any ref.
     pub fn commit(
         &self,
@@ -193,6 +230,30 @@ mod tests {
         }
         files.insert(".fleeet/rollouts/m0.yaml".into(), "wave: 1".into());
         files
+    }
+
+    #[test]
+    fn a_managed_tree_keeps_what_fleeet_does_not_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let before = files(&[
+            ("README.md", "hello"),
+            ("clusters/a/x.yaml", "1"),
+            (".fleeet/rollouts/x.yaml", "r"),
+        ]);
+        let base = repo.write_tree(None, &before).unwrap();
+        let next = files(&[("clusters/a/x.yaml", "2")]);
+        let tree = repo
+            .write_managed_tree(Some(base), &next, &["clusters", ".fleeet"])
+            .unwrap();
+        let commit = repo.commit(&[], tree, "t", &identity(1)).unwrap();
+        let all = repo
+            .read_files(commit, &["README.md", "clusters", ".fleeet"])
+            .unwrap();
+        assert_eq!(
+            all,
+            files(&[("README.md", "hello"), ("clusters/a/x.yaml", "2")])
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod markdown;
 mod table;
 
 pub use explain::explain_text;
-pub use markdown::plan_markdown;
+pub use markdown::{plan_markdown, summary as plan_summary};
 pub use table::plan_table;
 
 use crate::rollout::{ModuleState, WaveStatus};
