@@ -10,6 +10,8 @@ pub mod diagnostic;
 pub mod error;
 pub mod explain;
 pub mod health;
+pub mod inventory;
+pub mod kubernetes;
 pub mod layout;
 pub mod load;
 pub mod model;

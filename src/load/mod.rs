@@ -24,6 +24,7 @@ use parse::Parsed;
 /// Parses and checks every file of a fleet. Reports every problem found, not only the first.
 pub fn load(files: &FleetFiles) -> Result<Fleet, Diagnostics> {
     let mut out = Diagnostics::default();
+    #[allow(clippy::type_complexity)]
     let parsed: Vec<(FileKind, Arc<str>, &str, Result<Parsed, Diagnostic>)> = files
         .files
         .par_iter()
@@ -150,6 +151,9 @@ fn clusters(
                     base.annotations.extend(doc.metadata.annotations);
                     deep_merge_json(&mut base.values, &doc.spec.values);
                     deep_merge_json(&mut base.facts, &doc.spec.facts);
+                    if doc.spec.kubeconfig_secret.is_some() {
+                        base.kubeconfig_secret = doc.spec.kubeconfig_secret;
+                    }
                     base.defined_in.push(origin);
                 }
                 None => {
@@ -161,6 +165,7 @@ fn clusters(
                             annotations: doc.metadata.annotations,
                             values: doc.spec.values,
                             facts: doc.spec.facts,
+                            kubeconfig_secret: doc.spec.kubeconfig_secret,
                             defined_in: vec![origin],
                         },
                     );

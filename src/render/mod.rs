@@ -121,6 +121,7 @@ impl<'a> Renderer<'a> {
         &self,
         keep: impl Fn(&str) -> bool + Sync,
     ) -> Result<Rendered, Diagnostics> {
+        #[allow(clippy::type_complexity)]
         let results: Vec<(
             usize,
             Result<BTreeMap<String, Pointer>, Vec<(usize, TemplateError)>>,
