@@ -82,10 +82,7 @@ pub async fn read(
                 resource.api_version,
                 describe(&e)
             ),
-            hint: Some(
-                "the management cluster's role needs list on clusters.cluster.x-k8s.io (see deploy/rbac/)"
-                    .into(),
-            ),
+            hint: hint(&e, "list on clusters.cluster.x-k8s.io"),
         })?;
         for item in page.items {
             clusters.push(serde_json::to_value(item).map_err(|e| Error::Kubernetes {
@@ -150,6 +147,21 @@ async fn cluster_resource(client: &Client) -> Result<ApiResource, Error> {
         })
 }
 
+/// What to do about `error`: grant `permission` when it was refused, wait longer when the
+/// server was slow.
+fn hint(error: &kube::Error, permission: &str) -> Option<String> {
+    match error {
+        kube::Error::Api(status) if matches!(status.code, 401 | 403) => Some(format!(
+            "the management cluster's role needs {permission} (see deploy/rbac/)"
+        )),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => Some(
+            "check that the management cluster is up; a slow one may need a longer spec.health.timeout in fleet.yaml"
+                .into(),
+        ),
+        _ => None,
+    }
+}
+
 /// The data of the ConfigMaps `wanted` (namespace, name) that exist.
 async fn config_maps(
     client: &Client,
@@ -187,10 +199,7 @@ async fn config_maps(
             Err(e) => {
                 return Err(Error::Kubernetes {
                     message: format!("cannot read ConfigMap {namespace}/{name}: {}", describe(&e)),
-                    hint: Some(
-                        "the management cluster's role needs get on configmaps in the clusters' namespaces (see deploy/rbac/)"
-                            .into(),
-                    ),
+                    hint: hint(&e, "get on configmaps in the clusters' namespaces"),
                 });
             }
         }

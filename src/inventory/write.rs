@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
 use std::path::Path;
 
 use walkdir::WalkDir;
@@ -47,8 +46,7 @@ pub fn write(fleet_dir: &Path, files: &Files) -> Result<WriteSummary, Error> {
 
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     for path in &changed {
-        let target = dir.join(path);
-        write_atomically(&target, files[*path].as_bytes()).map_err(|e| Error::io(&target, e))?;
+        crate::write::write_file(&dir.join(path), files[*path].as_bytes())?;
     }
     for path in &stale {
         let target = dir.join(path);
@@ -96,19 +94,6 @@ fn existing(dir: &Path) -> Result<BTreeMap<String, Existing>, Error> {
         found.insert(relative, existing);
     }
     Ok(found)
-}
-
-/// Writes `content` to a temporary file beside `target`, then renames it over `target`.
-fn write_atomically(target: &Path, content: &[u8]) -> io::Result<()> {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    fs::write(&temp, content)?;
-    fs::rename(&temp, target).inspect_err(|_| {
-        let _ = fs::remove_file(&temp);
-    })
 }
 
 #[cfg(test)]

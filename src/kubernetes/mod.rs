@@ -83,8 +83,11 @@ fn no_config(detail: String) -> Error {
     }
 }
 
-/// A client for `config` whose requests fail when the server stays silent for `timeout`.
+/// A client for `config` whose requests fail when the server stays silent for `timeout`. It
+/// does not retry (kube's default retries a busy server for minutes): a run fails fast, and
+/// the next run tries again.
 fn client(mut config: Config, timeout: Duration) -> Result<Client, String> {
+    config.default_retry = false;
     config.read_timeout = Some(timeout);
     config.reset_reader_on_write = true;
     config.connect_timeout = Some(timeout);
