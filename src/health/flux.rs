@@ -10,9 +10,9 @@ use crate::render::flux::MODULE_LABEL;
 
 /// The health of each module found among one cluster's Flux objects (labelled with
 /// `fleeet.dev/module`). A helm module (named in `helm_modules`) is judged by its HelmRelease,
-/// whose revision is the chart version it runs, unless its wrapper Kustomization failed; without
-/// a HelmRelease it is not ready. Any other module is judged by its Kustomization, whose revision
-/// is the one last applied.
+/// whose revision is the chart version it runs, unless its wrapper Kustomization reports a
+/// problem (then that shows, with the chart version); without a HelmRelease it is not ready.
+/// Any other module is judged by its Kustomization, whose revision is the one last applied.
 pub fn modules(
     kustomizations: &[Value],
     helm_releases: &[Value],
@@ -107,4 +107,90 @@ fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
 
 fn string(value: &Value) -> Option<String> {
     value.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(module: &str, ready: &str, reason: &str, extra: Value) -> Value {
+        let mut status = json!({
+            "conditions": [{"type": "Ready", "status": ready, "reason": reason, "message": reason,
+                            "lastTransitionTime": "2026-11-21T09:40:00Z"}],
+            "observedGeneration": 1
+        });
+        if let (Some(s), Some(e)) = (status.as_object_mut(), extra.as_object()) {
+            s.extend(e.clone());
+        }
+        json!({"metadata": {"name": module, "generation": 1,
+                            "labels": {"fleeet.dev/module": module}},
+               "status": status})
+    }
+
+    fn helm() -> BTreeSet<String> {
+        BTreeSet::from(["monitoring".to_string()])
+    }
+
+    #[test]
+    fn helm_modules_are_judged_by_their_release_unless_the_wrapper_fails() {
+        let wrapper = object(
+            "monitoring",
+            "True",
+            "ReconciliationSucceeded",
+            json!({"lastAppliedRevision": "fleeet/rendered@sha1:1"}),
+        );
+        let release = object(
+            "monitoring",
+            "True",
+            "UpgradeSucceeded",
+            json!({"history": [{"chartVersion": "61.3.0"}]}),
+        );
+        let found = modules(&[wrapper], std::slice::from_ref(&release), &helm());
+        assert_eq!(found["monitoring"].revision.as_deref(), Some("61.3.0"));
+        assert_eq!(
+            found["monitoring"].reason.as_deref(),
+            Some("UpgradeSucceeded")
+        );
+
+        let waiting = object("monitoring", "False", "DependencyNotReady", json!({}));
+        let found = modules(&[waiting], &[release], &helm());
+        assert!(!found["monitoring"].ready);
+        assert_eq!(
+            found["monitoring"].reason.as_deref(),
+            Some("DependencyNotReady")
+        );
+        assert_eq!(found["monitoring"].revision.as_deref(), Some("61.3.0"));
+    }
+
+    #[test]
+    fn a_helm_module_without_its_release_is_not_ready() {
+        let wrapper = object(
+            "monitoring",
+            "True",
+            "ReconciliationSucceeded",
+            json!({"lastAppliedRevision": "fleeet/rendered@sha1:1"}),
+        );
+        let found = modules(std::slice::from_ref(&wrapper), &[], &helm());
+        assert!(!found["monitoring"].ready);
+        assert_eq!(found["monitoring"].revision, None);
+        let found = modules(&[wrapper], &[], &BTreeSet::new());
+        assert!(
+            found["monitoring"].ready,
+            "a git module is its Kustomization"
+        );
+    }
+
+    #[test]
+    fn a_release_without_history_reports_the_chart_it_attempted() {
+        let release = object(
+            "m",
+            "False",
+            "InstallFailed",
+            json!({"lastAttemptedRevision": "1.0.0"}),
+        );
+        assert_eq!(chart_version(&release).as_deref(), Some("1.0.0"));
+        let unlabelled = json!({"metadata": {"name": "x"}, "status": {}});
+        assert!(modules(&[unlabelled], &[], &helm()).is_empty());
+    }
 }

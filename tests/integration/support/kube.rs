@@ -197,10 +197,10 @@ impl FakeCluster {
     ) -> (u16, String, Option<Fault>) {
         let mut state = self.state.lock().unwrap();
         state.log.push(path_and_query.to_string());
-        if let Some(token) = &state.token {
-            if authorization != Some(&format!("Bearer {token}")) {
-                return status(401, "Unauthorized", "Unauthorized".into());
-            }
+        if let Some(token) = &state.token
+            && authorization != Some(&format!("Bearer {token}"))
+        {
+            return status(401, "Unauthorized", "Unauthorized".into());
         }
         let fault = state
             .faults
