@@ -231,15 +231,17 @@ pub struct FactSource {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HealthSettings {
     /// The name of the Secret (key `value`) holding a cluster's kubeconfig in its Cluster API
-    /// namespace of the management cluster, a template over the Cluster API `name`, `namespace`
-    /// and `labels` (default `{{ name }}-kubeconfig`, the Cluster API convention).
+    /// namespace of the management cluster, a template over the cluster's Cluster API `name`
+    /// and `namespace` and its `labels` (default `{{ name }}-kubeconfig`, the Cluster API
+    /// convention).
     #[serde(default = "default_kubeconfig_secret")]
     pub kubeconfig_secret: String,
     /// How many clusters are read at once (default 32).
     #[serde(default = "default_concurrency")]
     #[schemars(with = "u32", range(min = 1))]
     pub concurrency: std::num::NonZeroU32,
-    /// How long one cluster may take to answer before it is reported unreachable (default 10s).
+    /// How long reading one cluster may take before it is reported unreachable, and how long
+    /// the management cluster may stay silent in one request (default 10s).
     #[serde(default = "default_health_timeout")]
     pub timeout: Duration,
 }
