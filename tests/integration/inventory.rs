@@ -326,7 +326,7 @@ fn a_failure_anywhere_writes_nothing() {
         ("/clusters?", Fault::Status(500, "InternalError", "etcdserver: request timed out".into()), "the server answered 500 InternalError: etcdserver"),
         ("/clusters?", Fault::Delay(Duration::from_secs(3)), "cannot list Cluster API clusters"),
         ("/clusters?", Fault::Truncate, "cannot be read"),
-        ("/configmaps/", Fault::Status(403, "Forbidden", "configmaps \"prod-eu-1-fleeet\" is forbidden: User \"fleeet\" cannot get resource \"configmaps\"".into()), "cannot read ConfigMap fleet-prod/prod-eu-1-fleeet: forbidden"),
+        ("/configmaps/prod-eu-1-fleeet", Fault::Status(403, "Forbidden", "configmaps \"prod-eu-1-fleeet\" is forbidden: User \"fleeet\" cannot get resource \"configmaps\"".into()), "cannot read ConfigMap fleet-prod/prod-eu-1-fleeet: forbidden"),
         ("/apis/cluster.x-k8s.io/v1beta2", Fault::Status(503, "ServiceUnavailable", "the server is currently unable to handle the request".into()), "cannot discover cluster.x-k8s.io"),
     ];
     for (path, fault, expected) in faults {
