@@ -57,6 +57,20 @@ pub fn entries<'a>(
     let mut entries: Vec<Entry<'a>> = Vec::with_capacity(clusters.len());
     let mut by_name: BTreeMap<String, String> = BTreeMap::new();
     let origin = Origin::file(fleet_file);
+    for (i, fact) in settings.facts.iter().enumerate() {
+        if !fact.field_path.starts_with('/') {
+            out.push(
+                Diagnostic::new(
+                    origin.clone(),
+                    format!(
+                        "spec.inventory.facts[{i}].fieldPath {:?} is not a JSON pointer",
+                        fact.field_path
+                    ),
+                )
+                .hint("write it from the object's root, like \"/spec/topology/variables/0/value\""),
+            );
+        }
+    }
     for object in clusters {
         let meta = &object["metadata"];
         if !meta["deletionTimestamp"].is_null() {
@@ -258,6 +272,19 @@ mod tests {
             .map(|e| e.name)
             .collect();
         assert_eq!(names, ["team-a-web", "team-b-web"]);
+    }
+
+    #[test]
+    fn fact_paths_must_be_json_pointers() {
+        let settings = InventorySettings {
+            facts: vec![crate::model::FactSource {
+                name: "version".into(),
+                field_path: "spec.topology.version".into(),
+            }],
+            ..InventorySettings::default()
+        };
+        let err = entries(&[cluster("fleet", "a")], &settings, &file()).unwrap_err();
+        assert!(err.to_string().contains("facts[0].fieldPath"), "{err}");
     }
 
     #[test]
