@@ -28,6 +28,12 @@ pub enum Error {
     /// A git operation failed: reading or writing a repository, fetching or pushing.
     #[error("{context}: {message}")]
     Git { context: String, message: String },
+    /// A Kubernetes API server could not be used: unreachable, forbidden, or an unexpected answer.
+    #[error("{message}")]
+    Kubernetes {
+        message: String,
+        hint: Option<String>,
+    },
     /// A request the user made that cannot be honoured (unknown cluster, unsafe output path, ...).
     #[error("{message}")]
     Usage {
@@ -64,14 +70,19 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::NotAFleet { .. } => EXIT_INVALID,
             Error::Usage { .. } => EXIT_USAGE,
-            Error::Io { .. } | Error::Git { .. } | Error::GitHub { .. } => EXIT_FAILURE,
+            Error::Io { .. }
+            | Error::Git { .. }
+            | Error::GitHub { .. }
+            | Error::Kubernetes { .. } => EXIT_FAILURE,
         }
     }
 
     /// A suggestion of what to do, when there is one beyond the message.
     pub fn hint(&self) -> Option<&str> {
         match self {
-            Error::Usage { hint, .. } | Error::GitHub { hint, .. } => hint.as_deref(),
+            Error::Usage { hint, .. }
+            | Error::GitHub { hint, .. }
+            | Error::Kubernetes { hint, .. } => hint.as_deref(),
             Error::NotAFleet { .. } => Some(
                 "point --fleet at the folder holding fleet.yaml (default: the current directory)",
             ),

@@ -12,6 +12,8 @@ pub mod explain;
 pub mod git;
 pub mod github;
 pub mod health;
+pub mod inventory;
+pub mod kubernetes;
 pub mod layout;
 pub mod load;
 pub mod model;

@@ -1,7 +1,9 @@
 //! The command line: argument parsing and output. Each command loads, calls the core, prints.
 
 mod commands;
+mod inventory;
 mod plan;
+mod status;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -62,6 +64,14 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Write the JSON Schemas of fleet.yaml, clusters and modules (for editors and CI).
     Schema(SchemaArgs),
+    /// Follow the Cluster API clusters of a management cluster in inventory/.
+    #[command(subcommand)]
+    Inventory(inventory::InventoryCommand),
+    /// Read the health of every module on every cluster through the Kubernetes API.
+    #[command(
+        after_help = "Each cluster's kubeconfig is read from the management cluster (the Secret named by\nspec.health.kubeconfigSecret, default \"{{ name }}-kubeconfig\", key value, in the cluster's\nCluster API namespace, or the cluster's spec.kubeconfigSecret) and kept in memory only.\n\nExamples:\n  fleeet status --fleet ./fleet --kubeconfig mgmt.yaml\n  fleeet status --save health.yaml --format json"
+    )]
+    Status(status::StatusArgs),
 }
 
 /// Where the fleet repository is.
@@ -158,6 +168,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bootstrap(args) => commands::bootstrap(args),
         Command::Plan(args) => plan::plan(args),
         Command::Schema(args) => commands::schema(args),
+        Command::Inventory(command) => inventory::inventory(command),
+        Command::Status(args) => status::status(args),
     }
 }
 

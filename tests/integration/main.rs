@@ -6,5 +6,7 @@ mod cli;
 mod errors;
 mod git;
 mod github;
+mod health;
+mod inventory;
 mod plan;
 mod render;
