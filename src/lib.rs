@@ -17,6 +17,7 @@ pub mod kubernetes;
 pub mod layout;
 pub mod load;
 pub mod model;
+pub mod preview;
 pub mod reconcile;
 pub mod render;
 pub mod report;

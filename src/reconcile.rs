@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::git::{Auth, Identity, PushOutcome, Repo};
-use crate::github::{GitHub, MergeMethod, MergeOutcome, PullRequestSpec};
+use crate::github::{MergeMethod, MergeOutcome, PullRequestSpec, Target, runtime};
 use crate::health::HealthSnapshot;
 use crate::layout;
 use crate::model::Fleet;
@@ -26,13 +26,6 @@ use crate::rollout::{self, Inputs, ModuleState, Plan};
 /// How many times a run re-plans after another run moved a branch under it.
 pub const ATTEMPTS: usize = 3;
 
-/// Where the GitHub repository is, and the token to use.
-pub struct GitHubTarget {
-    pub api_url: String,
-    pub repo: String,
-    pub token: String,
-}
-
 /// What `reconcile` works with.
 pub struct Options<'a> {
     pub fleet_dir: &'a Path,
@@ -40,7 +33,7 @@ pub struct Options<'a> {
     pub remote: &'a str,
     pub auth: Auth,
     /// None: no pull request is opened (the branch is still pushed unless `dry_run`).
-    pub github: Option<GitHubTarget>,
+    pub github: Option<Target>,
     pub health: Option<&'a HealthSnapshot>,
     pub now: Timestamp,
     pub dry_run: bool,
@@ -250,7 +243,7 @@ pub fn title(plan: &Plan) -> String {
 
 fn open_pull_request(
     fleet: &Fleet,
-    target: &GitHubTarget,
+    target: &Target,
     plan: &Plan,
     head: Oid,
     dry_run: bool,
@@ -267,7 +260,7 @@ fn open_pull_request(
     };
     let runtime = runtime()?;
     runtime.block_on(async {
-        let github = GitHub::new(&target.api_url, &target.token, &target.repo)?;
+        let github = target.client()?;
         if dry_run {
             let existing = github.find_pull_request(&spec.head, &spec.base).await?;
             let (number, url, action) = match existing {
@@ -317,14 +310,14 @@ fn open_pull_request(
 
 fn close_open_pull_request(
     fleet: &Fleet,
-    target: &GitHubTarget,
+    target: &Target,
     plan: &Plan,
     dry_run: bool,
     log: &mut Vec<String>,
 ) -> Result<Option<PullRequestReport>, Error> {
     let runtime = runtime()?;
     runtime.block_on(async {
-        let github = GitHub::new(&target.api_url, &target.token, &target.repo)?;
+        let github = target.client()?;
         let Some(pr) = github
             .find_pull_request(&fleet.spec.github.branch, &fleet.spec.output.branch)
             .await?
@@ -350,14 +343,6 @@ fn close_open_pull_request(
         log.push(format!("closed pull request #{}: nothing to roll out now", pr.number));
         Ok(Some(PullRequestReport { number: pr.number, url: pr.html_url, action: "closed".into() }))
     })
-}
-
-/// A runtime for the GitHub calls of one command.
-pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io(Path::new("<tokio runtime>"), e))
 }
 
 fn short(id: Oid) -> String {

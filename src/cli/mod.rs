@@ -3,6 +3,7 @@
 mod commands;
 mod inventory;
 mod plan;
+mod reconcile;
 mod status;
 
 use std::io::Write;
@@ -34,6 +35,16 @@ Examples:
   fleeet explain --fleet ./fleet prod-eu-1 ingress
   fleeet bootstrap --fleet ./fleet prod-eu-1 --url https://github.com/acme/fleet";
 
+const RECONCILE_HELP: &str = "\
+The token is read from GITHUB_TOKEN (push over HTTPS, and the GitHub API); it is never printed.
+Branches come from fleet.yaml: spec.output.branch (the rendered branch) and spec.github.branch
+(the pull-request branch). Running twice with nothing new changes nothing.
+
+Examples:
+  fleeet reconcile --health health.yaml
+  fleeet reconcile --kubeconfig mgmt.kubeconfig --github-repo acme/fleet
+  fleeet reconcile --dry-run";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the fleet repository and render it in memory; write nothing.
@@ -62,6 +73,16 @@ pub enum Command {
         after_help = "Examples:\n  fleeet plan --current-dir ./rendered --health health.yaml\n  fleeet plan --current-dir ./rendered --format markdown > body.md\n  fleeet plan --current-dir ./rendered --health health.yaml --write ./next"
     )]
     Plan(plan::PlanArgs),
+    /// Propose the next rollout wave: commit it on the pull-request branch and open (or update)
+    /// the one fleeet pull request into the rendered branch. Run on every merge and on a schedule.
+    #[command(after_help = RECONCILE_HELP)]
+    Reconcile(reconcile::ReconcileArgs),
+    /// Comment on a fleet pull request the rollout it would start: modules, versions, clusters,
+    /// waves, and which clusters go first.
+    #[command(
+        after_help = "The token is read from GITHUB_TOKEN.\n\nExamples:\n  fleeet preview --pull-request 42\n  fleeet preview --dry-run"
+    )]
+    Preview(reconcile::PreviewArgs),
     /// Write the JSON Schemas of fleet.yaml, clusters and modules (for editors and CI).
     Schema(SchemaArgs),
     /// Follow the Cluster API clusters of a management cluster in inventory/.
@@ -167,6 +188,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(args) => commands::explain(args),
         Command::Bootstrap(args) => commands::bootstrap(args),
         Command::Plan(args) => plan::plan(args),
+        Command::Reconcile(args) => reconcile::reconcile(args),
+        Command::Preview(args) => reconcile::preview(args),
         Command::Schema(args) => commands::schema(args),
         Command::Inventory(command) => inventory::inventory(command),
         Command::Status(args) => status::status(args),

@@ -9,7 +9,10 @@ use jiff::Timestamp;
 use super::commands::load;
 use crate::git::Repo;
 use crate::health::HealthSnapshot;
+use crate::health::collect::collect_blocking;
+use crate::kubernetes::Target;
 use crate::layout::{self, Files};
+use crate::model::Fleet;
 use crate::render::Renderer;
 use crate::rollout::{self, CurrentState, Inputs};
 use crate::{Error, report, template, write};
@@ -55,9 +58,8 @@ pub struct StateArgs {
     /// history: progress deadlines are not judged. Missing or empty means nothing is rendered.
     #[arg(long, value_name = "DIR")]
     pub current_dir: Option<PathBuf>,
-    /// A health snapshot (written by `fleeet status --save`, or by hand).
-    #[arg(long, value_name = "FILE")]
-    pub health: Option<PathBuf>,
+    #[command(flatten)]
+    pub health: HealthArgs,
     /// The time to plan at (RFC 3339), instead of now: for reviews and tests.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<Timestamp>,
@@ -102,10 +104,7 @@ pub fn plan_step(
             Err(_) => CurrentState::default(),
         },
     };
-    let health = match &state.health {
-        Some(file) => Some(read_health(file)?),
-        None => None,
-    };
+    let health = state.health.snapshot(renderer.fleet)?;
     let mut plan = rollout::plan(&Inputs {
         renderer,
         desired: &desired,
@@ -174,7 +173,38 @@ pub fn read_tree(dir: &std::path::Path) -> Result<Files, Error> {
     Ok(files)
 }
 
-fn read_health(file: &std::path::Path) -> Result<HealthSnapshot, Error> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-    Ok(HealthSnapshot::parse(&file.display().to_string(), &text)?)
+/// Where health comes from: a snapshot file, or the clusters through the management cluster.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// A health snapshot (written by `fleeet status --save`, or by hand).
+    #[arg(long, value_name = "FILE", conflicts_with = "kubeconfig")]
+    pub health: Option<PathBuf>,
+    /// Collect health from the clusters through the management cluster at this kubeconfig
+    /// (each cluster's kubeconfig comes from its Cluster API secret).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The context of --kubeconfig to use (default: its current context).
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub context: Option<String>,
+}
+
+impl HealthArgs {
+    /// The health snapshot, read or collected; none when neither source is given.
+    pub fn snapshot(&self, fleet: &Fleet) -> Result<Option<HealthSnapshot>, Error> {
+        if let Some(file) = &self.health {
+            let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+            return Ok(Some(HealthSnapshot::parse(
+                &file.display().to_string(),
+                &text,
+            )?));
+        }
+        if self.kubeconfig.is_none() {
+            return Ok(None);
+        }
+        let target = Target {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        };
+        collect_blocking(fleet, &target, &mut |_| {}).map(Some)
+    }
 }

@@ -48,6 +48,38 @@ pub struct CommentOutcome {
     pub action: Action,
 }
 
+/// Where a GitHub repository is and the token to reach it with, before a client is made.
+pub struct Target {
+    pub api_url: String,
+    /// `owner/name`.
+    pub repo: String,
+    pub token: String,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Target")
+            .field("api_url", &self.api_url)
+            .field("repo", &self.repo)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Target {
+    /// A client for the target. Must be called inside a tokio runtime.
+    pub fn client(&self) -> Result<GitHub, Error> {
+        GitHub::new(&self.api_url, &self.token, &self.repo)
+    }
+}
+
+/// A current-thread tokio runtime for the GitHub calls of one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io(std::path::Path::new("<tokio runtime>"), e))
+}
+
 /// A client for one repository's pull requests and comments.
 pub struct GitHub {
     crab: Octocrab,

@@ -2,10 +2,12 @@
 
 mod explain;
 mod markdown;
+mod preview;
 mod table;
 
 pub use explain::explain_text;
 pub use markdown::{plan_markdown, summary as plan_summary};
+pub use preview::preview_markdown;
 pub use table::plan_table;
 
 use crate::rollout::{ModuleState, WaveStatus};

@@ -9,4 +9,5 @@ mod github;
 mod health;
 mod inventory;
 mod plan;
+mod reconcile;
 mod render;

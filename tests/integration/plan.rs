@@ -6,56 +6,8 @@ use crate::support::{Fleet, read_tree};
 
 /// A health snapshot saying every pointer under `rendered` is ready at the revision it pins,
 /// since `since`.
-pub fn healthy_snapshot(rendered: &Path, since: &str) -> String {
-    let mut out = format!(
-        "apiVersion: fleeet.dev/v1alpha1\nkind: HealthSnapshot\nobservedAt: \"{since}\"\nclusters:\n"
-    );
-    let files = read_tree(rendered);
-    let mut clusters: std::collections::BTreeMap<String, Vec<(String, String)>> =
-        Default::default();
-    for (path, content) in &files {
-        let parts: Vec<&str> = path.split('/').collect();
-        let ["clusters", cluster, file] = parts.as_slice() else {
-            continue;
-        };
-        clusters.entry(cluster.to_string()).or_default();
-        let Some(module) = file.strip_suffix(".yaml").filter(|m| *m != "kustomization") else {
-            continue;
-        };
-        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(content).unwrap();
-        let revision = match docs[0]["spec"]["ref"]["tag"].as_str() {
-            Some(tag) => tag.to_string(),
-            None => {
-                let release: Vec<serde_json::Value> = serde_saphyr::from_multiple(
-                    &files[&format!("clusters/{cluster}/{module}/release.yaml")],
-                )
-                .unwrap();
-                release[1]["spec"]["chart"]["spec"]["version"]
-                    .as_str()
-                    .unwrap()
-                    .to_string()
-            }
-        };
-        clusters
-            .get_mut(*cluster)
-            .unwrap()
-            .push((module.to_string(), revision));
-    }
-    for (cluster, modules) in clusters {
-        out.push_str(&format!(
-            "  {cluster}:\n    reachable: true\n    modules:\n"
-        ));
-        if modules.is_empty() {
-            out.truncate(out.len() - "    modules:\n".len());
-            out.push_str("    modules: {}\n");
-        }
-        for (module, revision) in modules {
-            out.push_str(&format!(
-                "      {module}: {{ready: true, revision: \"{revision}@sha1:0123abcd\", since: \"{since}\", reason: ReconciliationSucceeded}}\n"
-            ));
-        }
-    }
-    out
+fn healthy_snapshot(rendered: &Path, since: &str) -> String {
+    crate::support::healthy_snapshot(&read_tree(rendered), since)
 }
 
 fn plan(fleet: &Fleet, current: &Path, extra: &[&str]) -> String {

@@ -112,6 +112,8 @@ struct State {
     push_before_merge: Option<(String, String)>,
     requests: Vec<Recorded>,
     next_id: u64,
+    /// A git repository whose branches the fake takes as its own before each request.
+    mirror: Option<std::path::PathBuf>,
 }
 
 /// The running fake; it stops when dropped.
@@ -162,6 +164,12 @@ impl FakeGitHub {
     /// Points branch `name` at commit `sha` (creating it).
     pub fn set_branch(&self, name: &str, sha: &str) {
         self.state().branches.insert(name.into(), sha.into());
+    }
+
+    /// Takes the branches of the git repository at `repo` as the fake's own, before every
+    /// request: the pushes a run makes are what the fake's pull requests see.
+    pub fn mirror_branches(&self, repo: &std::path::Path) {
+        self.state().mirror = Some(repo.to_path_buf());
     }
 
     /// The commit branch `name` points at.
@@ -536,6 +544,15 @@ impl State {
     }
 
     fn handle(&mut self, request: &Request) -> Vec<u8> {
+        if let Some(repo) = &self.mirror {
+            let repo = git2::Repository::open(repo).expect("mirrored repository");
+            for reference in repo.references_glob("refs/heads/*").unwrap() {
+                let reference = reference.unwrap();
+                let name = reference.shorthand().unwrap().to_string();
+                let sha = reference.target().unwrap().to_string();
+                self.branches.insert(name, sha);
+            }
+        }
         let authorized = request.header("authorization") == Some(&format!("Bearer {TOKEN}"));
         let path = request
             .target
