@@ -172,6 +172,33 @@ pub fn pointer_version(main: &str) -> Option<String> {
     None
 }
 
+/// The revision each pointer of `branch` pins (the git or OCI tag, or the chart version), by
+/// (cluster, module); pointers it cannot be read from are left out.
+pub fn pinned_revisions(branch: &Branch) -> BTreeMap<(String, String), String> {
+    let mut pinned = BTreeMap::new();
+    for (cluster, modules) in &branch.pointers.clusters {
+        for (module, pointer) in modules {
+            if let Some(revision) = pointer_revision(pointer) {
+                pinned.insert((cluster.clone(), module.clone()), revision);
+            }
+        }
+    }
+    pinned
+}
+
+/// The revision a pointer pins: `spec.ref.tag` of its source, or the chart version of its
+/// HelmRelease.
+pub fn pointer_revision(pointer: &Pointer) -> Option<String> {
+    let docs = |text: &str| serde_saphyr::from_multiple::<serde_json::Value>(text).ok();
+    let text = pointer.release.as_deref().unwrap_or(&pointer.main);
+    docs(text)?.iter().find_map(|doc| {
+        doc["spec"]["ref"]["tag"]
+            .as_str()
+            .or_else(|| doc["spec"]["chart"]["spec"]["version"].as_str())
+            .map(str::to_string)
+    })
+}
+
 /// Every file of a rendered branch: pointers with their `kustomization.yaml`, rollout
 /// records, and the foreign files carried over.
 pub fn branch_files(branch: &Branch, path: &str) -> Files {
@@ -242,6 +269,23 @@ mod tests {
         assert_eq!(branch.foreign.len(), 5);
         assert_eq!(branch.problems.len(), 4, "{:?}", branch.problems);
         assert_eq!(branch_files(&branch, "clusters"), files);
+    }
+
+    #[test]
+    fn reads_the_pinned_revision() {
+        let git = pointer(
+            "1.0",
+            "kind: GitRepository\nspec:\n  ref:\n    tag: v1.0\n---\nkind: Kustomization\n",
+            None,
+        );
+        assert_eq!(pointer_revision(&git).as_deref(), Some("v1.0"));
+        let helm = pointer(
+            "2.0",
+            "kind: Kustomization\n",
+            Some("kind: HelmRepository\n---\nspec:\n  chart:\n    spec:\n      version: \"2.0\"\n"),
+        );
+        assert_eq!(pointer_revision(&helm).as_deref(), Some("2.0"));
+        assert_eq!(pointer_revision(&pointer("1", "not: [yaml", None)), None);
     }
 
     #[test]
