@@ -678,6 +678,28 @@ proptest! {
         }
     }
 
+    /// A cluster gone from the fleet loses its folder in the very next step, whatever the
+    /// health and wherever the rollout stands.
+    #[test]
+    fn removed_clusters_vanish_at_once((fleet, _) in arb_fleet(), gone in any::<prop::sample::Index>(), steps in 0..3usize) {
+        let mut branch = Branchy::empty();
+        let v1 = fleet.load();
+        converge(&v1, &mut branch, t(0));
+        let v2 = fleet.clone().module("web", "2.0.0", &fleet.modules[0].2, "").load();
+        for step in 0..steps {
+            let plan = branch.plan(&v2, Some(&healthy(&branch, t(100 + step as i64))), t(100 + step as i64));
+            branch.apply(&v2, &plan, t(100 + step as i64));
+        }
+        let name = fleet.clusters[gone.index(fleet.clusters.len())].0.clone();
+        let without = fleet.clone().without_cluster(&name).module("web", "2.0.0", &fleet.modules[0].2, "").load();
+        let plan = branch.plan(&without, None, t(200));
+        prop_assert!(!plan.next.pointers.clusters.contains_key(&name));
+        prop_assert_eq!(&plan.removed_clusters, &vec![name.clone()]);
+        for record in plan.next.records.values() {
+            prop_assert!(!record.contains(&format!("- {name}\n")), "{} still in a record", name);
+        }
+    }
+
     /// Wave membership does not depend on the order clusters are listed in.
     #[test]
     fn wave_membership_is_independent_of_input_order((fleet, _) in arb_fleet(), seed in any::<u64>()) {

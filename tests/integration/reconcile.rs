@@ -510,3 +510,86 @@ async fn auto_merge_merges_the_pushed_commit_only() {
         .expect("a merge request");
     assert_eq!(merge.body["sha"], setup.tip(NEXT).unwrap().to_string());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mid_rollout_a_bump_restarts_a_pause_freezes_and_a_new_cluster_joins() {
+    let setup = Setup::new().await;
+    setup.reconcile(&t(0), None).success();
+    setup.merge(&t(1));
+    let (_, end) = roll_out(&setup, 45);
+
+    // ingress-nginx 4.12.0: the canary wave is merged.
+    setup.change_fleet(
+        "modules/ingress-nginx.yaml",
+        "version: 4.11.3",
+        "version: 4.12.0",
+    );
+    setup.reconcile(&t(end), Some(&t(end))).success();
+    assert!(
+        setup.open_pulls()[0]
+            .title
+            .contains("ingress-nginx 4.12.0 (wave canary)")
+    );
+    setup.merge(&t(end + 1));
+
+    // 4.12.1 during the rollout: a new rollout, from the first wave again.
+    setup.change_fleet(
+        "modules/ingress-nginx.yaml",
+        "version: 4.12.0",
+        "version: 4.12.1",
+    );
+    setup.reconcile(&t(end + 60), Some(&t(end + 2))).success();
+    let pr = setup.open_pulls().pop().unwrap();
+    assert!(
+        pr.title.contains("ingress-nginx 4.12.1 (wave canary)"),
+        "{}",
+        pr.title
+    );
+    assert!(
+        pr.body.unwrap().contains("4.11.3 → 4.12.1"),
+        "from is what most clusters run"
+    );
+    setup.merge(&t(end + 61));
+
+    // Paused: nothing moves, though the canary is healthy and baked.
+    setup.change_fleet(
+        "modules/ingress-nginx.yaml",
+        "    bakeTime: 30m\n",
+        "    bakeTime: 30m\n    paused: true\n",
+    );
+    let run = setup.reconcile(&t(end + 200), Some(&t(end + 62)));
+    assert!(
+        run.stdout().contains("ingress-nginx  paused"),
+        "{}",
+        run.stdout()
+    );
+    assert!(setup.open_pulls().is_empty());
+
+    // A cluster joins: it gets the version most clusters run now, at once, for every module
+    // but the paused one.
+    let joined = "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: prod-eu-3\n  labels: {env: prod, region: eu-west-3, tier: standard}\n";
+    std::fs::write(setup.fleet.path().join("inventory/prod-eu-3.yaml"), joined).unwrap();
+    git(setup.fleet.path(), &["add", "-A"]);
+    git(
+        setup.fleet.path(),
+        &["commit", "--quiet", "-m", "prod-eu-3 joins"],
+    );
+    setup.reconcile(&t(end + 210), Some(&t(end + 62))).success();
+    let pr = setup
+        .open_pulls()
+        .pop()
+        .expect("the new cluster's pull request");
+    assert!(pr.title.contains("immediate change(s)"), "{}", pr.title);
+    setup.merge(&t(end + 211));
+    let files = setup.rendered_files();
+    assert!(files["clusters/prod-eu-3/platform-base.yaml"].contains("tag: v4.2.0"));
+    assert!(files["clusters/prod-eu-3/monitoring.yaml"].contains("fleeet.dev/version: \"2.3.0\""));
+    assert!(
+        !files.contains_key("clusters/prod-eu-3/ingress-nginx.yaml"),
+        "paused: not even new clusters"
+    );
+    assert!(
+        !files.contains_key("clusters/prod-eu-3/payments.yaml"),
+        "payments depends on ingress-nginx, which is not there: held back"
+    );
+}
