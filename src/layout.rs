@@ -47,6 +47,16 @@ pub fn kustomization(modules: &BTreeMap<String, Pointer>) -> String {
     crate::render::flux::to_yaml(&[&file])
 }
 
+/// `path` relative to `root`, `/`-separated: how fleeet names files whatever the platform.
+pub fn relative_path(root: &std::path::Path, path: &std::path::Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The folder of rollout records on the rendered branch.
 pub const ROLLOUTS: &str = ".fleeet/rollouts";
 

@@ -167,12 +167,7 @@ fn count_removed(old: &Path, files: &Files) -> usize {
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
         .filter(|e| {
-            let relative = e.path().strip_prefix(old).unwrap_or(e.path());
-            let relative = relative
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
+            let relative = crate::layout::relative_path(old, e.path());
             !files.contains_key(&relative)
         })
         .count()

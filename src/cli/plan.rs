@@ -159,14 +159,7 @@ pub fn read_tree(dir: &std::path::Path) -> Result<Files, Error> {
         {
             continue;
         }
-        let relative = entry
-            .path()
-            .strip_prefix(dir)
-            .unwrap_or(entry.path())
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let relative = crate::layout::relative_path(dir, entry.path());
         let text = std::fs::read_to_string(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
         files.insert(relative, text.into());
     }

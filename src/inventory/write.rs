@@ -74,14 +74,7 @@ fn existing(dir: &Path) -> Result<BTreeMap<String, Existing>, Error> {
     }
     for entry in WalkDir::new(dir).min_depth(1) {
         let entry = entry.map_err(|e| Error::io(dir, e.into()))?;
-        let relative = entry
-            .path()
-            .strip_prefix(dir)
-            .unwrap_or(entry.path())
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let relative = crate::layout::relative_path(dir, entry.path());
         let existing = if entry.file_type().is_file() {
             if !(relative.ends_with(".yaml") || relative.ends_with(".yml")) {
                 continue;

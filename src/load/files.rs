@@ -7,6 +7,7 @@ use walkdir::WalkDir;
 
 use super::parse::FileKind;
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
+use crate::layout::relative_path;
 
 /// The folders of a fleet repository that fleeet reads; everything else is left alone.
 pub const FLEET_FOLDERS: [&str; 4] = ["clusters", "inventory", "modules", "values"];
@@ -106,13 +107,4 @@ impl FleetFiles {
         }
         problems.into_result(files).map_err(crate::Error::Invalid)
     }
-}
-
-fn relative_path(root: &Path, path: &Path) -> String {
-    let relative = path.strip_prefix(root).unwrap_or(path);
-    relative
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }
