@@ -174,7 +174,7 @@ spec:
         .assert()
         .success();
     let out = String::from_utf8_lossy(&validate.get_output().stdout).into_owned();
-    assert!(out.contains("2 clusters, 1 modules, 1 pointers"), "{out}");
+    assert!(out.contains("2 clusters, 1 module, 1 pointer"), "{out}");
 
     let again = sync(
         fleet.path(),
