@@ -8,6 +8,7 @@ mod git;
 mod github;
 mod health;
 mod inventory;
+mod limits;
 mod plan;
 mod reconcile;
 mod render;
