@@ -105,6 +105,12 @@ impl<'env> Text<'env> {
                 if value.is_undefined() {
                     return Err(fail("undefined value".into()));
                 }
+                // A list repeated a million times is cheap for minijinja and not for JSON.
+                if !fits(&value, &mut MAX_OUTPUT.clone()) {
+                    return Err(fail(format!(
+                        "the result is more than {MAX_OUTPUT} bytes long; at most {MAX_OUTPUT} are allowed"
+                    )));
+                }
                 serde_json::to_value(&value).map_err(|e| fail(e.to_string()))?
             }
         };
@@ -119,6 +125,32 @@ impl<'env> Text<'env> {
         }
         Ok(value)
     }
+}
+
+/// Whether `value` may fit in `budget` bytes of JSON: each item counts at least one byte and
+/// each string its length. Stops as soon as the budget is spent.
+fn fits(value: &minijinja::Value, budget: &mut usize) -> bool {
+    let cost = value.as_str().map_or(1, str::len);
+    if cost > *budget {
+        return false;
+    }
+    *budget -= cost;
+    if value.as_str().is_some() {
+        return true;
+    }
+    let Ok(items) = value.try_iter() else {
+        return true;
+    };
+    let is_map = value.kind() == minijinja::value::ValueKind::Map;
+    for item in items {
+        if !fits(&item, budget) {
+            return false;
+        }
+        if is_map && !value.get_item(&item).is_ok_and(|v| fits(&v, budget)) {
+            return false;
+        }
+    }
+    true
 }
 
 /// The inner expression of a string that is exactly one `{{ ... }}`.
@@ -360,6 +392,21 @@ mod tests {
     fn huge_output_is_refused() {
         let e = render("{{ 'x' * 100000 }}").unwrap_err();
         assert!(e.message.contains("at most"), "{e:?}");
+    }
+
+    #[test]
+    fn huge_lists_are_refused_before_they_become_json() {
+        // Found by fuzzing: six million items took seconds to convert, then were refused.
+        let started = std::time::Instant::now();
+        let e = render("{{ [01, 2, ] * 3000002}}").unwrap_err();
+        assert!(e.message.contains("at most 65536 are allowed"), "{e:?}");
+        let e = render("{{ [[1] * 100000] * 100000 }}").unwrap_err();
+        assert!(e.message.contains("at most"), "{e:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(
+            render("{{ {'a': [1, 2] * 2} }}").unwrap(),
+            serde_json::json!({"a": [1, 2, 1, 2]})
+        );
     }
 
     #[test]
