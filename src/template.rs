@@ -419,6 +419,25 @@ mod tests {
     }
 
     #[test]
+    fn templates_cannot_read_the_environment_or_files() {
+        // SAFETY: the test sets a variable no other test reads.
+        unsafe { std::env::set_var("FLEEET_TEST_SECRET", "s3cret") };
+        for source in [
+            "{{ env.FLEEET_TEST_SECRET }}",
+            "{{ environ }}",
+            "{{ self.__init__ }}",
+            "{% include '/etc/passwd' %}",
+            "{% import '/etc/passwd' as p %}",
+            "{{ cluster.__class__ }}",
+        ] {
+            match render(source) {
+                Err(e) => assert!(!e.message.contains("s3cret"), "{e:?}"),
+                Ok(value) => panic!("{source} rendered {value}"),
+            }
+        }
+    }
+
+    #[test]
     fn syntax_errors_name_the_place() {
         let env = sandbox();
         let Err(d) = Text::compile(

@@ -225,6 +225,20 @@ mod tests {
     }
 
     #[test]
+    fn yaml_cannot_include_files() {
+        let Parsed::Values(map) = parse(
+            FileKind::Values,
+            &"v".into(),
+            "a: !include /etc/passwd\nb: !!binary aGVsbG8=\n",
+        )
+        .unwrap() else {
+            panic!("values")
+        };
+        let json = crate::model::Value::Map(map).to_json().to_string();
+        assert!(!json.contains("root:"), "{json}");
+    }
+
+    #[test]
     fn many_documents_in_one_file() {
         let doc =
             |n| format!("apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: {n}\n");

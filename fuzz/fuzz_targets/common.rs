@@ -1,0 +1,37 @@
+//! What the targets share: the example fleet, loaded once, and a splitter of one input into
+//! several strings.
+
+#![allow(dead_code)] // each target uses part of this
+
+use std::sync::OnceLock;
+
+use fleeet::load::FleetFiles;
+use fleeet::model::Fleet;
+use fleeet::render::{Rendered, Renderer};
+
+/// The files of the example fleet shipped with fleeet.
+pub fn example_files() -> &'static FleetFiles {
+    static FILES: OnceLock<FleetFiles> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../example-fleet-repo");
+        FleetFiles::read_dir(std::path::Path::new(root)).expect("the example fleet reads")
+    })
+}
+
+/// The example fleet, its renderer, and its desired render.
+pub fn example() -> &'static (Renderer<'static>, Rendered) {
+    static EXAMPLE: OnceLock<(Renderer<'static>, Rendered)> = OnceLock::new();
+    EXAMPLE.get_or_init(|| {
+        let fleet: &'static Fleet =
+            Box::leak(Box::new(fleeet::load::load(example_files()).expect("loads")));
+        let env = Box::leak(Box::new(fleeet::template::sandbox()));
+        let renderer = Renderer::new(fleet, env).expect("compiles");
+        let rendered = renderer.render_all().expect("renders");
+        (renderer, rendered)
+    })
+}
+
+/// `data` as UTF-8 text split at NUL bytes.
+pub fn parts(data: &[u8]) -> Option<Vec<&str>> {
+    Some(std::str::from_utf8(data).ok()?.split('\0').collect())
+}
