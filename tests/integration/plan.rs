@@ -206,3 +206,26 @@ fn a_rendered_branch_edited_by_hand_is_reported_and_what_fleeet_did_not_write_is
     let pointer = &written["clusters/prod-eu-1/cert-manager.yaml"];
     assert!(pointer.contains("fleeet.dev/version: v1.16.2"), "{pointer}");
 }
+
+/// SECURITY.md: a link in the current state is neither followed nor copied into --write.
+#[test]
+fn a_link_in_the_current_state_is_not_followed() {
+    let fleet = Fleet::example();
+    let current = fleet.path().join("rendered");
+    fleet
+        .run(&["render", "--out", current.to_str().unwrap()])
+        .success();
+    std::os::unix::fs::symlink("/etc/passwd", current.join("clusters/prod-eu-1/passwd.yaml"))
+        .unwrap();
+    std::os::unix::fs::symlink("/etc", current.join("etc")).unwrap();
+    let next = fleet.path().join("next");
+    plan(&fleet, &current, &["--write", next.to_str().unwrap()]);
+    let written = read_tree(&next);
+    assert!(!written.is_empty());
+    assert!(
+        written.keys().all(|p| !p.contains("passwd") && !p.starts_with("etc")),
+        "{:?}",
+        written.keys()
+    );
+    assert!(written.values().all(|c| !c.contains("root:")));
+}
