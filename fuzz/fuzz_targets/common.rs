@@ -22,8 +22,9 @@ pub fn example_files() -> &'static FleetFiles {
 pub fn example() -> &'static (Renderer<'static>, Rendered) {
     static EXAMPLE: OnceLock<(Renderer<'static>, Rendered)> = OnceLock::new();
     EXAMPLE.get_or_init(|| {
-        let fleet: &'static Fleet =
-            Box::leak(Box::new(fleeet::load::load(example_files()).expect("loads")));
+        let fleet: &'static Fleet = Box::leak(Box::new(
+            fleeet::load::load(example_files()).expect("loads"),
+        ));
         let env = Box::leak(Box::new(fleeet::template::sandbox()));
         let renderer = Renderer::new(fleet, env).expect("compiles");
         let rendered = renderer.render_all().expect("renders");

@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(input) = serde_saphyr::from_str_with_options::<Input>(text, fleeet::load::yaml_options())
+    let Ok(input) =
+        serde_saphyr::from_str_with_options::<Input>(text, fleeet::load::yaml_options())
     else {
         return;
     };
