@@ -215,15 +215,20 @@ fn a_link_in_the_current_state_is_not_followed() {
     fleet
         .run(&["render", "--out", current.to_str().unwrap()])
         .success();
-    std::os::unix::fs::symlink("/etc/passwd", current.join("clusters/prod-eu-1/passwd.yaml"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        "/etc/passwd",
+        current.join("clusters/prod-eu-1/passwd.yaml"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("/etc", current.join("etc")).unwrap();
     let next = fleet.path().join("next");
     plan(&fleet, &current, &["--write", next.to_str().unwrap()]);
     let written = read_tree(&next);
     assert!(!written.is_empty());
     assert!(
-        written.keys().all(|p| !p.contains("passwd") && !p.starts_with("etc")),
+        written
+            .keys()
+            .all(|p| !p.contains("passwd") && !p.starts_with("etc")),
         "{:?}",
         written.keys()
     );
