@@ -42,6 +42,17 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(docs.len(), 1, "{text}");
                 let name = path.strip_suffix(".yaml").unwrap();
                 assert_eq!(docs[0].metadata.name.value, name);
+                // The values read back are those of the ConfigMap, types included.
+                let namespace = clusters
+                    .iter()
+                    .filter(|c| c["metadata"]["deletionTimestamp"].is_null())
+                    .find(|c| c["metadata"]["name"] == name)
+                    .and_then(|c| c["metadata"]["namespace"].as_str());
+                if let Some(namespace) = namespace {
+                    let key = (namespace.to_string(), format!("{name}-fleeet"));
+                    let values = config_maps.get(&key).cloned().unwrap_or_default();
+                    assert_eq!(docs[0].spec.values, values, "{text}");
+                }
             }
         }
         Err(diagnostics) => {
