@@ -70,7 +70,11 @@ pub fn limit_broken(error: &serde_saphyr::Error) -> Option<(String, &'static str
                 ),
                 SPLIT,
             ),
-            B::Nodes { .. } | B::Events { .. } | B::ScalarBytes { .. } => (
+            B::ScalarBytes { .. } => (
+                "holds more text than fleeet reads in one file".to_string(),
+                SPLIT,
+            ),
+            B::Nodes { .. } | B::Events { .. } => (
                 format!("holds more than {MAX_NODES} values, the most fleeet reads in one file"),
                 SPLIT,
             ),
