@@ -9,6 +9,29 @@ use fleeet::load::FleetFiles;
 use fleeet::model::Fleet;
 use fleeet::render::{Rendered, Renderer};
 
+/// The stack the `fleeet` binary gives its command thread and rayon's workers (see its
+/// `main.rs`): deeply nested template values need it.
+const STACK: usize = 64 * 1024 * 1024;
+
+/// Runs `f` as the binary runs a command: on a thread with the binary's stack, with rayon's
+/// workers given the same.
+pub fn as_the_binary<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    static POOL: OnceLock<()> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .stack_size(STACK)
+            .build_global();
+    });
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn_scoped(scope, f)
+            .expect("a thread")
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 /// The files of the example fleet shipped with fleeet.
 pub fn example_files() -> &'static FleetFiles {
     static FILES: OnceLock<FleetFiles> = OnceLock::new();

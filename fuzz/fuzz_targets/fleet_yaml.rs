@@ -19,7 +19,9 @@ const PATHS: [&str; 8] = [
     "values/new.yaml",
 ];
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| common::as_the_binary(|| run(data)));
+
+fn run(data: &[u8]) {
     let Some((&which, text)) = data.split_first() else {
         return;
     };
@@ -56,4 +58,4 @@ fuzz_target!(|data: &[u8]| {
             let _ = diagnostics.to_string();
         }
     }
-});
+}

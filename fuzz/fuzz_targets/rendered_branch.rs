@@ -13,7 +13,9 @@ use fleeet::layout::{self, Files};
 use fleeet::rollout::{self, CurrentState, Inputs, RolloutRecord};
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| common::as_the_binary(|| run(data)));
+
+fn run(data: &[u8]) {
     let Some(parts) = common::parts(data) else {
         return;
     };
@@ -51,4 +53,4 @@ fuzz_target!(|data: &[u8]| {
     let _ = fleeet::report::plan_table(&plan, false);
     let _ = fleeet::report::plan_markdown(&plan);
     let _ = layout::branch_files(&plan.next, "clusters");
-});
+}

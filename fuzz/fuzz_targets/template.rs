@@ -14,7 +14,9 @@ use libfuzzer_sys::fuzz_target;
 
 mod common;
 
-fuzz_target!(|data: &[u8]| {
+fuzz_target!(|data: &[u8]| common::as_the_binary(|| run(data)));
+
+fn run(data: &[u8]) {
     let Ok(source) = std::str::from_utf8(data) else {
         return;
     };
@@ -44,4 +46,4 @@ fuzz_target!(|data: &[u8]| {
         };
         assert!(size <= MAX_OUTPUT, "{size} bytes");
     }
-});
+}

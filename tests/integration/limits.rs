@@ -157,3 +157,32 @@ fn a_fifo_is_reported_not_read() {
     let err = refused_within(&fleet, 5);
     assert!(err.contains("fleet.yaml: is not a regular file"), "{err}");
 }
+
+#[test]
+fn a_template_that_nests_a_value_thousands_deep_is_an_error_not_a_crash() {
+    // Each step of the loop wraps the list in another; printing, converting or dropping the
+    // value recurses as deep. Loops that end print it; the fuel (50,000 steps) stops the last.
+    let fleet = |counts: &[u32]| {
+        let values: String = counts
+            .iter()
+            .map(|n| {
+                let nest = format!("{{% set ns = namespace(x=[]) %}}{{% for i in range({n}) %}}{{% set ns.x = [ns.x] %}}{{% endfor %}}");
+                format!("    shown{n}: \"{nest}{{{{ ns.x }}}}\"\n    counted{n}: \"{nest}{{{{ ns.x | length }}}}\"\n")
+            })
+            .collect();
+        Fleet::new().cluster("a", "{}").module(
+            "app",
+            &format!(
+                "  version: \"1.0\"\n  source:\n    helm:\n      repository: https://example.com/charts\n      chart: app\n  selector: {{}}\n  values:\n{values}"
+            ),
+        )
+    };
+    let started = Instant::now();
+    fleet(&[2_000, 5_000, 6_000]).run(&["validate"]).success();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = refused_within(&fleet(&[100_000]), 10);
+    assert!(
+        err.contains("counted100000 of module \"app\" on cluster a: the template ran too long"),
+        "{err}"
+    );
+}
