@@ -148,7 +148,7 @@ fn render_killed_anywhere_leaves_the_old_output_or_the_new() {
     )
     .success();
 
-    let changed = kill_repeatedly(&[&b, &a], render, &out, &expected, 16);
+    let changed = kill_repeatedly(&[&b, &a], render, &out, &expected, 12);
     assert!(
         changed > 0,
         "no run got far enough to write: the kills prove nothing"
@@ -209,7 +209,7 @@ fn plan_write_killed_anywhere_leaves_the_old_output_or_the_new() {
     )
     .success();
 
-    let changed = kill_repeatedly(&[&b, &a], plan, &out, &expected, 12);
+    let changed = kill_repeatedly(&[&b, &a], plan, &out, &expected, 10);
     assert!(
         changed > 0,
         "no run got far enough to write: the kills prove nothing"

@@ -625,20 +625,22 @@ async fn github_server_errors_and_rate_limits_during_reconcile_are_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn github_down_for_a_run_loses_nothing_and_the_next_run_opens_the_pull_request() {
+async fn github_refusing_a_run_loses_nothing_and_the_next_run_opens_the_pull_request() {
     let setup = Setup::new().await;
+    // A rate limit longer than fleeet waits: the run stops at once (5xx answers are retried
+    // first, as the test above shows).
     setup.github.fail(
         "*",
         "",
         100,
-        503,
-        &[],
-        json!({"message": "Service Unavailable"}),
+        429,
+        &[("retry-after", "3600")],
+        json!({"message": "API rate limit exceeded"}),
     );
     let err = setup.reconcile(&t(0), None).failure(3);
-    assert!(err.contains("503 Service Unavailable"), "{err}");
+    assert!(err.contains("GitHub asks to wait 3600 s"), "{err}");
     assert!(
-        err.contains("hint: GitHub is failing; run again later"),
+        err.contains("hint: GitHub's rate limit is exhausted"),
         "{err}"
     );
     let pushed = setup
