@@ -96,10 +96,17 @@ impl<'env> Text<'env> {
             message,
         };
         let value = match &self.kind {
-            TextKind::Template(t) => t
-                .render(ctx)
-                .map(serde_json::Value::String)
-                .map_err(|e| fail(error_text(&e)))?,
+            TextKind::Template(t) => {
+                // Written through a bounded buffer: printing a huge value stops at the limit.
+                let mut out = Bounded(Vec::new());
+                match t.render_captured_to(ctx.clone(), &mut out) {
+                    Ok(_) => {}
+                    Err(_) if out.0.len() == MAX_OUTPUT + 1 => return Err(fail(too_long())),
+                    Err(e) => return Err(fail(error_text(&e))),
+                }
+                let text = String::from_utf8(out.0).map_err(|e| fail(e.to_string()))?;
+                serde_json::Value::String(text)
+            }
             TextKind::Expression(e) => {
                 let value = e.eval(ctx).map_err(|e| fail(error_text(&e)))?;
                 if value.is_undefined() {
@@ -107,9 +114,7 @@ impl<'env> Text<'env> {
                 }
                 // A list repeated a million times is cheap for minijinja and not for JSON.
                 if !fits(&value, &mut MAX_OUTPUT.clone()) {
-                    return Err(fail(format!(
-                        "the result is more than {MAX_OUTPUT} bytes long; at most {MAX_OUTPUT} are allowed"
-                    )));
+                    return Err(fail(too_long()));
                 }
                 serde_json::to_value(&value).map_err(|e| fail(e.to_string()))?
             }
@@ -124,6 +129,29 @@ impl<'env> Text<'env> {
             )));
         }
         Ok(value)
+    }
+}
+
+fn too_long() -> String {
+    format!("the result is more than {MAX_OUTPUT} bytes long; at most {MAX_OUTPUT} are allowed")
+}
+
+/// A buffer that refuses to grow past [`MAX_OUTPUT`]; a refused write leaves it one byte over,
+/// so the caller can tell.
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_OUTPUT {
+            self.0.resize(MAX_OUTPUT + 1, 0);
+            return Err(std::io::Error::other("too long"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -407,6 +435,18 @@ mod tests {
             render("{{ {'a': [1, 2] * 2} }}").unwrap(),
             serde_json::json!({"a": [1, 2, 1, 2]})
         );
+    }
+
+    #[test]
+    fn printing_a_huge_value_stops_at_the_limit() {
+        // Found by fuzzing: billions of items, shared in memory, took minutes to print.
+        let started = std::time::Instant::now();
+        let e = render("{{ [[0, [0, 2] * 642] * 1400] * 642 }}x").unwrap_err();
+        assert!(e.message.contains("at most 65536 are allowed"), "{e:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let e = render("{% for i in range(100) %}{{ 'x' * 1000 }}{% endfor %}").unwrap_err();
+        assert!(e.message.contains("at most 65536 are allowed"), "{e:?}");
+        assert_eq!(render("a{{ [1, 2] }}b").unwrap(), "a[1, 2]b");
     }
 
     #[test]
