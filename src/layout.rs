@@ -87,8 +87,12 @@ pub struct Branch {
 pub fn parse(files: &Files, path: &str) -> Branch {
     let mut branch = Branch::default();
     let prefix = format!("{path}/");
+    let mut kustomizations = Vec::new();
     for (file, content) in files {
         if let Some(rest) = file.strip_prefix(&prefix) {
+            if let Some((cluster, KUSTOMIZATION)) = rest.split_once('/') {
+                kustomizations.push((file, cluster, content));
+            }
             if !read_cluster_file(&mut branch, rest, content) {
                 branch.problems.push(format!(
                     "{file} is not a file fleeet writes; it is kept as it is"
@@ -109,6 +113,16 @@ pub fn parse(files: &Files, path: &str) -> Branch {
                 ));
             }
             branch.foreign.insert(file.clone(), content.clone());
+        }
+    }
+    // A cluster's kustomization.yaml is written from its pointers: say so if it was edited.
+    for (file, cluster, content) in kustomizations {
+        if let Some(modules) = branch.pointers.clusters.get(cluster)
+            && **content != *kustomization(modules)
+        {
+            branch.problems.push(format!(
+                "{file} is not what fleeet writes for the pointers there (edited by hand?); fleeet rewrites it from the pointers"
+            ));
         }
     }
     branch
@@ -160,7 +174,7 @@ fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> boo
         match pointer_version(content) {
             Some(version) => pointer.version = version,
             None => branch.problems.push(format!(
-                "the pointer of {module} on {cluster} has no {} annotation; its version is unknown",
+                "the pointer of {module} on {cluster} has no {} annotation; its version is unknown, so fleeet takes it as out of date and rolls the desired pointer out over it",
                 crate::render::flux::VERSION_ANNOTATION
             )),
         }
@@ -296,6 +310,40 @@ mod tests {
         );
         assert_eq!(pointer_revision(&helm).as_deref(), Some("2.0"));
         assert_eq!(pointer_revision(&pointer("1", "not: [yaml", None)), None);
+    }
+
+    #[test]
+    fn an_edited_kustomization_is_reported() {
+        let mut modules = BTreeMap::new();
+        modules.insert(
+            "m".to_string(),
+            pointer("1", "fleeet.dev/version: \"1\"\n", None),
+        );
+        let written = kustomization(&modules);
+        let files: Files = [
+            (
+                "clusters/a/m.yaml",
+                "fleeet.dev/version: \"1\"\n".to_string(),
+            ),
+            (
+                "clusters/a/kustomization.yaml",
+                format!("{written}  - extra.yaml\n"),
+            ),
+            (
+                "clusters/b/kustomization.yaml",
+                kustomization(&BTreeMap::new()),
+            ),
+        ]
+        .into_iter()
+        .map(|(p, c)| (p.to_string(), c.into()))
+        .collect();
+        let branch = parse(&files, "clusters");
+        assert_eq!(
+            branch.problems,
+            [
+                "clusters/a/kustomization.yaml is not what fleeet writes for the pointers there (edited by hand?); fleeet rewrites it from the pointers"
+            ]
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Fetch the rendered branch (creating it with an empty root commit if it does not exist), plan
 //! against its tip, build the next tree as git objects on top of it, push it to the
 //! pull-request branch with a lease, then open or update the one fleeet pull request. A lost
-//! lease means another run moved the branch: re-fetch and re-plan, a bounded number of times.
+//! lease means another run moved the branch, and a rendered branch that moved before the push
+//! landed means the plan was made on an old tip: either way re-fetch and re-plan, a bounded
+//! number of times.
 //! Nothing is pushed or written to GitHub when it would not change anything.
 
 use std::path::Path;
@@ -159,6 +161,15 @@ pub fn reconcile(
                 )? {
                     PushOutcome::Pushed => {
                         log.push(format!("pushed {} to {pr_branch}", short(commit)));
+                        // A step planned on an old tip of the rendered branch would repeat or
+                        // undo what landed since: plan again on the new tip.
+                        let now =
+                            repo.fetch_branch(options.remote, &output.branch, &options.auth)?;
+                        if now != rendered {
+                            log.push(format!("{} moved under this run; planning again (attempt {attempt} of {ATTEMPTS})", output.branch));
+                            last_plan = Some(plan);
+                            continue;
+                        }
                         commit
                     }
                     PushOutcome::Rejected { reason } => {
@@ -191,7 +202,8 @@ pub fn reconcile(
         });
     }
     log.push(format!(
-        "another run is ahead: {pr_branch} kept moving; it proposes the next step"
+        "another run is ahead: {pr_branch} or {} kept moving; the next run proposes the next step",
+        output.branch
     ));
     let plan = last_plan.ok_or_else(|| Error::Git {
         context: format!("creating {}", output.branch),

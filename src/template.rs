@@ -96,14 +96,25 @@ impl<'env> Text<'env> {
             message,
         };
         let value = match &self.kind {
-            TextKind::Template(t) => t
-                .render(ctx)
-                .map(serde_json::Value::String)
-                .map_err(|e| fail(error_text(&e)))?,
+            TextKind::Template(t) => {
+                // Written through a bounded buffer: printing a huge value stops at the limit.
+                let mut out = Bounded(Vec::new());
+                match t.render_captured_to(ctx.clone(), &mut out) {
+                    Ok(_) => {}
+                    Err(_) if out.0.len() == MAX_OUTPUT + 1 => return Err(fail(too_long())),
+                    Err(e) => return Err(fail(error_text(&e))),
+                }
+                let text = String::from_utf8(out.0).map_err(|e| fail(e.to_string()))?;
+                serde_json::Value::String(text)
+            }
             TextKind::Expression(e) => {
                 let value = e.eval(ctx).map_err(|e| fail(error_text(&e)))?;
                 if value.is_undefined() {
                     return Err(fail("undefined value".into()));
+                }
+                // A list repeated a million times is cheap for minijinja and not for JSON.
+                if !fits(&value, &mut MAX_OUTPUT.clone()) {
+                    return Err(fail(too_long()));
                 }
                 serde_json::to_value(&value).map_err(|e| fail(e.to_string()))?
             }
@@ -119,6 +130,55 @@ impl<'env> Text<'env> {
         }
         Ok(value)
     }
+}
+
+fn too_long() -> String {
+    format!("the result is more than {MAX_OUTPUT} bytes long; at most {MAX_OUTPUT} are allowed")
+}
+
+/// A buffer that refuses to grow past [`MAX_OUTPUT`]; a refused write leaves it one byte over,
+/// so the caller can tell.
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_OUTPUT {
+            self.0.resize(MAX_OUTPUT + 1, 0);
+            return Err(std::io::Error::other("too long"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `value` may fit in `budget` bytes of JSON: each item counts at least one byte and
+/// each string its length. Stops as soon as the budget is spent.
+fn fits(value: &minijinja::Value, budget: &mut usize) -> bool {
+    let cost = value.as_str().map_or(1, str::len);
+    if cost > *budget {
+        return false;
+    }
+    *budget -= cost;
+    if value.as_str().is_some() {
+        return true;
+    }
+    let Ok(items) = value.try_iter() else {
+        return true;
+    };
+    let is_map = value.kind() == minijinja::value::ValueKind::Map;
+    for item in items {
+        if !fits(&item, budget) {
+            return false;
+        }
+        if is_map && !value.get_item(&item).is_ok_and(|v| fits(&v, budget)) {
+            return false;
+        }
+    }
+    true
 }
 
 /// The inner expression of a string that is exactly one `{{ ... }}`.
@@ -363,12 +423,58 @@ mod tests {
     }
 
     #[test]
+    fn huge_lists_are_refused_before_they_become_json() {
+        // Found by fuzzing: six million items took seconds to convert, then were refused.
+        let started = std::time::Instant::now();
+        let e = render("{{ [01, 2, ] * 3000002}}").unwrap_err();
+        assert!(e.message.contains("at most 65536 are allowed"), "{e:?}");
+        let e = render("{{ [[1] * 100000] * 100000 }}").unwrap_err();
+        assert!(e.message.contains("at most"), "{e:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(
+            render("{{ {'a': [1, 2] * 2} }}").unwrap(),
+            serde_json::json!({"a": [1, 2, 1, 2]})
+        );
+    }
+
+    #[test]
+    fn printing_a_huge_value_stops_at_the_limit() {
+        // Found by fuzzing: billions of items, shared in memory, took minutes to print.
+        let started = std::time::Instant::now();
+        let e = render("{{ [[0, [0, 2] * 642] * 1400] * 642 }}x").unwrap_err();
+        assert!(e.message.contains("at most 65536 are allowed"), "{e:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        let e = render("{% for i in range(100) %}{{ 'x' * 1000 }}{% endfor %}").unwrap_err();
+        assert!(e.message.contains("at most 65536 are allowed"), "{e:?}");
+        assert_eq!(render("a{{ [1, 2] }}b").unwrap(), "a[1, 2]b");
+    }
+
+    #[test]
     fn no_other_templates_can_be_reached() {
         let e = render("{% include 'other' %}").unwrap_err();
         assert!(
             e.message.contains("syntax") || e.message.contains("unknown"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn templates_cannot_read_the_environment_or_files() {
+        // SAFETY: the test sets a variable no other test reads.
+        unsafe { std::env::set_var("FLEEET_TEST_SECRET", "s3cret") };
+        for source in [
+            "{{ env.FLEEET_TEST_SECRET }}",
+            "{{ environ }}",
+            "{{ self.__init__ }}",
+            "{% include '/etc/passwd' %}",
+            "{% import '/etc/passwd' as p %}",
+            "{{ cluster.__class__ }}",
+        ] {
+            match render(source) {
+                Err(e) => assert!(!e.message.contains("s3cret"), "{e:?}"),
+                Ok(value) => panic!("{source} rendered {value}"),
+            }
+        }
     }
 
     #[test]

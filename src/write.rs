@@ -29,6 +29,15 @@ pub struct WriteSummary {
 /// Makes the directory `out` hold exactly `files`. `out` must be missing, empty, or hold only
 /// what fleeet writes (the top-level folders of `files`, and `.fleeet`).
 pub fn write_dir(out: &Path, files: &Files) -> Result<WriteSummary, Error> {
+    if let Some(path) = files.keys().find(|p| !inside(p)) {
+        return Err(Error::usage(
+            format!(
+                "refusing to write {path:?}: it is not a path inside {}",
+                out.display()
+            ),
+            "fleeet writes only under --out; remove that file from the rendered branch",
+        ));
+    }
     let allowed: BTreeSet<&str> = files
         .keys()
         .filter_map(|p| p.split('/').next())
@@ -43,6 +52,14 @@ pub fn write_dir(out: &Path, files: &Files) -> Result<WriteSummary, Error> {
     // After a swap `temp` holds the old output; after a failure, the partial new one.
     let _ = fs::remove_dir_all(&temp);
     result
+}
+
+/// Whether `path` is relative and stays inside the folder it is joined to.
+fn inside(path: &str) -> bool {
+    !path.contains('\0')
+        && path
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
 /// Whether `out` exists; an error if it holds something fleeet did not write.
@@ -92,12 +109,10 @@ fn temporary_sibling(out: &Path) -> Result<PathBuf, Error> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let prefix = format!(".{}.fleeet-", name.to_string_lossy());
+    remove_stale_siblings(&parent, &prefix);
     for attempt in 0..100u32 {
-        let temp = parent.join(format!(
-            ".{}.fleeet-{}-{attempt}",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        let temp = parent.join(format!("{prefix}{}-{attempt}", std::process::id()));
         match fs::create_dir(&temp) {
             Ok(()) => return Ok(temp),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
@@ -111,6 +126,29 @@ fn temporary_sibling(out: &Path) -> Result<PathBuf, Error> {
         ),
         "remove stale .*.fleeet-* directories there",
     ))
+}
+
+/// Removes the temporary siblings (`<prefix><pid>-<n>`) left by fleeet processes that were
+/// killed before they could clean up: those whose process no longer exists.
+fn remove_stale_siblings(parent: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<i32>().ok())
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            continue;
+        };
+        if rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Writes `files` under `temp`, linking those unchanged from `old`.
@@ -268,6 +306,37 @@ mod tests {
             vec!["out"],
             "no temporary directory is left behind"
         );
+    }
+
+    #[test]
+    fn refuses_paths_that_lead_outside() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        for path in ["../escape.yaml", "/etc/x", "a//b", "a/./b", "a/.."] {
+            let err = write_dir(&out, &files(&[("ok.yaml", "1"), (path, "x")])).unwrap_err();
+            assert!(err.to_string().contains("is not a path inside"), "{err}");
+        }
+        assert!(!dir.path().join("escape.yaml").exists());
+        assert!(!out.exists());
+    }
+
+    #[test]
+    fn removes_what_killed_runs_left_behind_but_not_what_live_ones_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        // No process has a pid this high (pid_max is at most 2^22).
+        let stale = dir.path().join(".out.fleeet-2147483647-0");
+        let live = dir
+            .path()
+            .join(format!(".out.fleeet-{}-7", std::process::id()));
+        let other = dir.path().join(".notes.fleeet-2147483647-0");
+        for d in [&stale, &live, &other] {
+            fs::create_dir_all(d.join("clusters")).unwrap();
+        }
+        write_dir(&out, &files(&[("clusters/a/x.yaml", "1")])).unwrap();
+        assert!(!stale.exists(), "a dead run's directory is removed");
+        assert!(live.exists(), "a running process's directory is kept");
+        assert!(other.exists(), "another output's directory is kept");
     }
 
     #[test]

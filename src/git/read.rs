@@ -10,7 +10,7 @@ use super::{Repo, failed, short};
 use crate::Error;
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
 use crate::layout::Files;
-use crate::load::{FLEET_FILE, FLEET_FOLDERS, FileKind, FleetFiles};
+use crate::load::{FLEET_FILE, FLEET_FOLDERS, FileKind, FleetFiles, too_large};
 
 /// The file mode of a symbolic link in a git tree.
 const LINK: i32 = 0o120000;
@@ -113,6 +113,10 @@ impl Repo {
             })?;
         }
         for (path, id) in wanted {
+            if let Some(problem) = too_large(&format!("{display_root}{path}"), self.size(id)?) {
+                problems.push(problem);
+                continue;
+            }
             match self.text(id)? {
                 Some(text) => {
                     files.insert(path, text.as_ref());
@@ -142,6 +146,18 @@ impl Repo {
             Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
             Err(e) => Err(failed(format!("reading {}:{path}", short(commit)))(e)),
         }
+    }
+
+    /// The size of blob `id` in bytes, read without reading the blob.
+    fn size(&self, id: Oid) -> Result<u64, Error> {
+        let odb = self
+            .repo
+            .odb()
+            .map_err(failed("opening the object database"))?;
+        let (size, _) = odb
+            .read_header(id)
+            .map_err(failed(format!("reading blob {id}")))?;
+        Ok(size as u64)
     }
 
     /// The content of blob `id` as text, `None` if it is not UTF-8.

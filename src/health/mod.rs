@@ -2,7 +2,7 @@
 //! document, written by `fleeet status` (or by hand for dry runs) and read by the planner.
 
 pub mod collect;
-mod flux;
+pub mod flux;
 pub mod kstatus;
 
 use std::collections::BTreeMap;
@@ -98,10 +98,12 @@ impl HealthSnapshot {
                 Some(l) if l.line() > 0 => Origin::at(&file, l),
                 _ => Origin::file(&file),
             };
-            Diagnostics::from(
-                Diagnostic::new(origin, e.without_snippet().to_string())
+            let diagnostic = match crate::load::limit_broken(e.without_snippet()) {
+                Some((message, hint)) => Diagnostic::new(origin, message).hint(hint),
+                None => Diagnostic::new(origin, e.without_snippet().to_string())
                     .hint("a health snapshot has apiVersion, kind: HealthSnapshot, observedAt and clusters.<name>.{reachable, modules}"),
-            )
+            };
+            Diagnostics::from(diagnostic)
         })
     }
 

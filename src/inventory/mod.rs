@@ -221,6 +221,71 @@ mod tests {
     }
 
     #[test]
+    fn every_config_map_string_reads_back_as_the_same_string() {
+        let tricky = [
+            "0755",
+            "yes",
+            "no",
+            "on",
+            "1_000",
+            "~",
+            "null",
+            "1e3",
+            "0x1F",
+            "0o17",
+            ".inf",
+            "-.nan",
+            "+1",
+            "1.",
+            "true",
+            "False",
+            "",
+            " lead",
+            "trail ",
+            "a: b",
+            "#x",
+            "- x",
+            "two\nlines",
+            "tab\there",
+            "'q'",
+            "\"dq\"",
+            "*alias",
+            "&anchor",
+            "!tag",
+            "%d",
+            "@at",
+            "`tick`",
+            "{a}",
+            "[b]",
+            "? k",
+            "| x",
+            "> y",
+            "---",
+            "...",
+            "\u{85}",
+            "é",
+        ];
+        let values: JsonMap = tricky
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("k{i}"), json!(v)))
+            .collect();
+        let settings = InventorySettings {
+            values_config_map: Some("{{ name }}-fleeet".into()),
+            ..InventorySettings::default()
+        };
+        let config_maps = BTreeMap::from([(
+            ("fleet".to_string(), "a-fleeet".to_string()),
+            values.clone(),
+        )]);
+        let files = files(&[cluster("fleet", "a")], &config_maps, &settings, &file()).unwrap();
+        let text = &files["a.yaml"];
+        let doc: ClusterDocument =
+            serde_saphyr::from_str_with_options(text, crate::load::yaml_options()).unwrap();
+        assert_eq!(doc.spec.values, values, "{text}");
+    }
+
+    #[test]
     fn writes_canonical_documents_with_chosen_annotations_and_values() {
         let settings = InventorySettings {
             annotations: vec!["owner".into()],

@@ -17,6 +17,15 @@ use crate::write::WriteSummary;
 /// in the way of one of `files` is an error, found before anything is written.
 pub fn write(fleet_dir: &Path, files: &Files) -> Result<WriteSummary, Error> {
     let dir = fleet_dir.join(FOLDER);
+    if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::usage(
+            format!(
+                "{} is a symbolic link; fleeet does not follow links",
+                dir.display()
+            ),
+            "make inventory/ a folder of the fleet repository",
+        ));
+    }
     let existing = existing(&dir)?;
     let mut changed = Vec::new();
     let mut unchanged = 0;
@@ -131,6 +140,17 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert_eq!(names.len(), 3, "no temporary files are left: {names:?}");
+    }
+
+    #[test]
+    fn a_linked_inventory_folder_is_not_followed() {
+        let fleet = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), fleet.path().join(FOLDER)).unwrap();
+        let body = format!("{HEADER}a");
+        let err = write(fleet.path(), &files(&[("a.yaml", &body)])).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
     }
 
     #[test]

@@ -15,6 +15,25 @@ pub const FLEET_FOLDERS: [&str; 4] = ["clusters", "inventory", "modules", "value
 /// The fleet file at the root of a fleet repository.
 pub const FLEET_FILE: &str = "fleet.yaml";
 
+/// The largest fleet file fleeet reads: 16 MiB, enough for about 100,000 clusters in one file.
+/// Larger files are refused before they are read.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The problem with a file of `size` bytes, shown as `shown`, if it is too large to read.
+pub fn too_large(shown: &str, size: u64) -> Option<Diagnostic> {
+    (size > MAX_FILE_BYTES).then(|| {
+        Diagnostic::new(
+            Origin::file(&shown.into()),
+            format!(
+                "is {} MiB, larger than the {} MiB fleeet reads in one file",
+                size.div_ceil(1024 * 1024),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        )
+        .hint("split it into several files: clusters and modules may each have their own")
+    })
+}
+
 /// The fleet's input files, by path relative to the repository root (with `/` separators).
 #[derive(Clone, Debug, Default)]
 pub struct FleetFiles {
@@ -39,7 +58,8 @@ impl FleetFiles {
     }
 
     /// Reads `fleet.yaml` and the YAML files under `clusters/`, `inventory/`, `modules/` and
-    /// `values/` of the directory `root`. Symbolic links are reported, never followed.
+    /// `values/` of the directory `root`. Symbolic links are reported, never followed; files
+    /// larger than [`MAX_FILE_BYTES`] are reported, not read.
     pub fn read_dir(root: &Path) -> Result<FleetFiles, crate::Error> {
         let display_root = match root.to_string_lossy().trim_end_matches('/') {
             "." | "" => String::new(),
@@ -83,21 +103,35 @@ impl FleetFiles {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(crate::Error::io(&path, e)),
             };
+            let shown = format!("{}{relative}", files.display_root);
             if meta.file_type().is_symlink() {
-                let shown = format!("{}{relative}", files.display_root);
                 problems.push(Diagnostic::new(
                     Origin::file(&shown.into()),
                     "is a symbolic link; fleeet does not follow links",
                 ));
                 continue;
             }
-            let bytes = std::fs::read(&path).map_err(|e| crate::Error::io(&path, e))?;
+            if !meta.is_file() {
+                problems.push(
+                    Diagnostic::new(Origin::file(&shown.into()), "is not a regular file")
+                        .hint("fleeet reads only regular files: replace it with one"),
+                );
+                continue;
+            }
+            if let Some(problem) = too_large(&shown, meta.len()) {
+                problems.push(problem);
+                continue;
+            }
+            let bytes = read_at_most(&path, MAX_FILE_BYTES + 1)?;
+            if let Some(problem) = too_large(&shown, bytes.len() as u64) {
+                problems.push(problem);
+                continue;
+            }
             match String::from_utf8(bytes) {
                 Ok(text) => {
                     files.insert(relative, text);
                 }
                 Err(_) => {
-                    let shown = format!("{}{relative}", files.display_root);
                     problems.push(Diagnostic::new(
                         Origin::file(&shown.into()),
                         "is not UTF-8 text",
@@ -107,4 +141,15 @@ impl FleetFiles {
         }
         problems.into_result(files).map_err(crate::Error::Invalid)
     }
+}
+
+/// The first `limit` bytes of the file at `path` (a file that grew after it was measured is
+/// still not read whole).
+fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, crate::Error> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(limit).read_to_end(&mut bytes))
+        .map_err(|e| crate::Error::io(path, e))?;
+    Ok(bytes)
 }

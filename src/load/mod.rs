@@ -13,8 +13,10 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 pub use check::closest;
-pub use files::{FLEET_FILE, FLEET_FOLDERS, FleetFiles};
-pub use parse::{FileKind, yaml_options};
+pub use files::{FLEET_FILE, FLEET_FOLDERS, FleetFiles, MAX_FILE_BYTES, too_large};
+pub use parse::{
+    FileKind, MAX_ALIAS_EVENTS, MAX_DEPTH, MAX_DOCUMENTS, MAX_NODES, limit_broken, yaml_options,
+};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
 use crate::model::value::deep_merge_json;

@@ -8,17 +8,95 @@ use serde_saphyr::MessageFormatter;
 use crate::diagnostic::{Diagnostic, Origin};
 use crate::model::{ClusterDocument, FleetDocument, ModuleDocument, ValueMap};
 
+/// How deep a YAML file may nest maps and lists.
+pub const MAX_DEPTH: usize = 32;
+/// How many documents one YAML file may hold (`---` separated), so clusters per file.
+pub const MAX_DOCUMENTS: usize = 10_000;
+/// How many nodes (maps, lists and scalars) one YAML file may hold.
+pub const MAX_NODES: usize = 1_000_000;
+/// How many YAML events aliases (`*name`) may replay in one file, against alias bombs.
+pub const MAX_ALIAS_EVENTS: usize = 100_000;
+
 /// The YAML dialect of fleet files: YAML 1.2 booleans (`yes` and `no` are strings), numbers
-/// with leading zeros kept as strings, and limits against hostile input.
+/// with leading zeros kept as strings, and limits against hostile input (see `MAX_*`).
 pub fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
         budget: serde_saphyr::budget! {
-            max_depth: 64,
+            max_depth: MAX_DEPTH,
             max_aliases: 10_000,
+            max_documents: MAX_DOCUMENTS,
+            max_nodes: MAX_NODES,
+            max_events: 2 * MAX_NODES,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: MAX_ALIAS_EVENTS,
         },
     }
+}
+
+/// A YAML limit a file broke, as a message and a hint; `None` for other errors.
+pub fn limit_broken(error: &serde_saphyr::Error) -> Option<(String, &'static str)> {
+    use serde_saphyr::budget::BudgetBreach as B;
+    const ALIASES: &str = "aliases (*name) are for reusing a few snippets: write repeated values out, or keep them in values/ files";
+    const SPLIT: &str = "split the file: every cluster and module may have a file of its own";
+    let mut error = error;
+    while let serde_saphyr::Error::AliasError { error: inner, .. }
+    | serde_saphyr::Error::WithSnippet { error: inner, .. } = error
+    {
+        error = inner;
+    }
+    let depth = || {
+        (
+            format!(
+                "nests maps and lists more than {MAX_DEPTH} levels deep, the most fleeet reads"
+            ),
+            "flatten the values; deeper nesting is refused against hostile input",
+        )
+    };
+    Some(match error {
+        serde_saphyr::Error::ExternalMessage { source, .. }
+            if matches!(&**source, serde_saphyr::ExternalMessageSource::Parser(scan)
+                if matches!(scan.kind(), serde_saphyr::granit_parser::ErrorKind::RecursionLimitExceeded)) =>
+        {
+            depth()
+        }
+        serde_saphyr::Error::Budget { breach, .. } => match breach {
+            B::Depth { .. } => depth(),
+            B::Documents { .. } => (
+                format!(
+                    "holds more than {MAX_DOCUMENTS} documents, the most fleeet reads in one file"
+                ),
+                SPLIT,
+            ),
+            B::ScalarBytes { .. } => (
+                "holds more text than fleeet reads in one file".to_string(),
+                SPLIT,
+            ),
+            B::Nodes { .. } | B::Events { .. } => (
+                format!("holds more than {MAX_NODES} values, the most fleeet reads in one file"),
+                SPLIT,
+            ),
+            B::Aliases { .. }
+            | B::Anchors { .. }
+            | B::AliasAnchorRatio { .. }
+            | B::RecordedAnchorEvents { .. }
+            | B::RecordedAnchorBytes { .. } => {
+                ("uses more aliases than fleeet allows".to_string(), ALIASES)
+            }
+            other => (format!("breaks a YAML limit ({other:?})"), SPLIT),
+        },
+        serde_saphyr::Error::AliasReplayLimitExceeded { .. }
+        | serde_saphyr::Error::AliasReplayStackDepthExceeded { .. }
+        | serde_saphyr::Error::AliasReplayCounterOverflow { .. } => (
+            format!(
+                "expands aliases (*name) into more than {MAX_ALIAS_EVENTS} YAML events, the most fleeet allows"
+            ),
+            ALIASES,
+        ),
+        _ => return None,
+    })
 }
 
 /// One parsed input file.
@@ -104,6 +182,9 @@ fn yaml_diagnostic(kind: FileKind, file: &Arc<str>, error: &serde_saphyr::Error)
         Some(location) if location.line() > 0 => Origin::at(file, location),
         _ => Origin::file(file),
     };
+    if let Some((message, hint)) = limit_broken(error) {
+        return Diagnostic::new(origin, message).hint(hint);
+    }
     let message = serde_saphyr::DefaultMessageFormatter.format_message(error);
     let message = message.escape_debug().to_string();
     let diagnostic = Diagnostic::new(origin, message.clone());
@@ -145,6 +226,20 @@ mod tests {
         };
         let json = crate::model::Value::Map(map).to_json();
         assert_eq!(json, serde_json::json!({"a": "no", "b": "0755", "c": true}));
+    }
+
+    #[test]
+    fn yaml_cannot_include_files() {
+        let Parsed::Values(map) = parse(
+            FileKind::Values,
+            &"v".into(),
+            "a: !include /etc/passwd\nb: !!binary aGVsbG8=\n",
+        )
+        .unwrap() else {
+            panic!("values")
+        };
+        let json = crate::model::Value::Map(map).to_json().to_string();
+        assert!(!json.contains("root:"), "{json}");
     }
 
     #[test]

@@ -462,3 +462,49 @@ fn collects_health_from_a_thousand_clusters() {
     );
     eprintln!("collected health from {CLUSTERS} clusters in {took:?}");
 }
+
+/// SECURITY.md: kubeconfigs and tokens read from the management cluster stay in memory.
+#[test]
+fn status_never_writes_or_prints_a_kubeconfig_or_a_token() {
+    let setup = setup();
+    let home = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let before = crate::support::read_tree(setup.fleet.path());
+    let saved = setup.fleet.path().join("health.yaml");
+    let out = fleeet()
+        .args(["status", "--format", "json", "--fleet"])
+        .arg(setup.fleet.path())
+        .arg("--kubeconfig")
+        .arg(&setup.kubeconfig)
+        .arg("--save")
+        .arg(&saved)
+        .env("HOME", home.path())
+        .env("TMPDIR", temp.path())
+        .assert()
+        .success();
+    let output = out.get_output();
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!printed.contains("token-"), "{printed}");
+    let after = crate::support::read_tree(setup.fleet.path());
+    let written: Vec<&String> = after
+        .keys()
+        .filter(|path| before.get(*path) != after.get(*path))
+        .collect();
+    assert_eq!(written, ["health.yaml"]);
+    let snapshot = &after["health.yaml"];
+    for secret in [
+        "token-",
+        "certificate-authority",
+        "client-key",
+        "server: http",
+    ] {
+        assert!(!snapshot.contains(secret), "{secret} in\n{snapshot}");
+    }
+    for dir in [home.path(), temp.path()] {
+        assert!(crate::support::read_tree(dir).is_empty(), "{dir:?}");
+    }
+}

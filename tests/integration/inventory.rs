@@ -357,3 +357,54 @@ fn a_management_cluster_without_cluster_api_is_named() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_failure_on_a_later_page_of_the_list_writes_nothing() {
+    // More clusters than one page (500): the list continues, and its second page fails.
+    let mgmt = management(&["v1beta2"]);
+    for i in 0..501 {
+        mgmt.put(cluster_v1beta2(
+            "fleet-prod",
+            &format!("prod-{i:03}"),
+            &[("env", "prod")],
+        ));
+    }
+    let fleet = fleet(INVENTORY_SPEC, &[]);
+    let kubeconfig = kubeconfig_file(fleet.path(), &mgmt, "default");
+    sync(fleet.path(), &kubeconfig, &["-A"]).success();
+    let before = inventory(fleet.path());
+    assert_eq!(before.len(), 501);
+    // A sync that believed the first page alone would remove prod-500's file.
+
+    for (fault, expected) in [
+        (
+            Fault::Status(
+                410,
+                "Expired",
+                "The provided continue parameter is too old".into(),
+            ),
+            "Expired",
+        ),
+        (
+            Fault::Status(500, "InternalError", "etcdserver: leader changed".into()),
+            "InternalError",
+        ),
+        (Fault::Truncate, "cannot be read"),
+    ] {
+        mgmt.fault("continue=", fault.clone());
+        let out = sync(fleet.path(), &kubeconfig, &["-A"]).code(3);
+        assert!(
+            stderr(&out).contains(expected),
+            "{fault:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(inventory(fleet.path()), before, "{fault:?} wrote something");
+        mgmt.heal();
+    }
+    assert!(
+        mgmt.requests().iter().any(|r| r.contains("continue=500")),
+        "the second page was asked for"
+    );
+    sync(fleet.path(), &kubeconfig, &["-A"]).success();
+    assert_eq!(inventory(fleet.path()), before);
+}

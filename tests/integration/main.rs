@@ -8,6 +8,8 @@ mod git;
 mod github;
 mod health;
 mod inventory;
+mod killed;
+mod limits;
 mod plan;
 mod reconcile;
 mod render;

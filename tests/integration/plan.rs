@@ -155,3 +155,82 @@ fn a_halted_module_names_the_cluster_and_message() {
     );
     assert!(markdown.contains(":::failed"), "{markdown}");
 }
+
+#[test]
+fn a_rendered_branch_edited_by_hand_is_reported_and_what_fleeet_did_not_write_is_kept() {
+    let fleet = Fleet::example();
+    let current = fleet.path().join("rendered");
+    fleet
+        .run(&["render", "--out", current.to_str().unwrap()])
+        .success();
+    let edit = |path: &str, content: &str| {
+        let file = current.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, content).unwrap();
+    };
+    edit("clusters/prod-eu-1/notes.txt", "hand-written notes\n");
+    edit("docs/README.md", "# The rendered branch\n");
+    edit(
+        "clusters/prod-eu-1/cert-manager.yaml",
+        "apiVersion: [broken\n",
+    );
+    edit(".fleeet/rollouts/monitoring.yaml", "waves: {{{\n");
+    let kustomization = current.join("clusters/prod-us-1/kustomization.yaml");
+    let text = std::fs::read_to_string(&kustomization).unwrap();
+    std::fs::write(&kustomization, format!("{text}  - extra.yaml\n")).unwrap();
+
+    let next = fleet.path().join("next");
+    let table = plan(&fleet, &current, &["--write", next.to_str().unwrap()]);
+    for note in [
+        "clusters/prod-eu-1/notes.txt is not a file fleeet writes; it is kept as it is",
+        "the pointer of cert-manager on prod-eu-1 has no fleeet.dev/version annotation; its version is unknown, so fleeet takes it as out of date and rolls the desired pointer out over it",
+        "cert-manager (wave canary): prod-eu-1",
+        ".fleeet/rollouts/monitoring.yaml: ",
+        "the record is ignored and will be rewritten when monitoring next changes",
+        "clusters/prod-us-1/kustomization.yaml is not what fleeet writes for the pointers there (edited by hand?); fleeet rewrites it from the pointers",
+    ] {
+        assert!(table.contains(note), "{note:?} is not said:\n{table}");
+    }
+    let markdown = plan(&fleet, &current, &["--format", "markdown"]);
+    assert!(
+        markdown.contains("notes.txt is not a file fleeet writes"),
+        "{markdown}"
+    );
+
+    let written = read_tree(&next);
+    let before = read_tree(&current);
+    for kept in ["clusters/prod-eu-1/notes.txt", "docs/README.md"] {
+        assert_eq!(written.get(kept), before.get(kept), "{kept} was not kept");
+    }
+    // The broken pointer is replaced only as the plan said: in cert-manager's canary wave.
+    let pointer = &written["clusters/prod-eu-1/cert-manager.yaml"];
+    assert!(pointer.contains("fleeet.dev/version: v1.16.2"), "{pointer}");
+}
+
+/// SECURITY.md: a link in the current state is neither followed nor copied into --write.
+#[test]
+fn a_link_in_the_current_state_is_not_followed() {
+    let fleet = Fleet::example();
+    let current = fleet.path().join("rendered");
+    fleet
+        .run(&["render", "--out", current.to_str().unwrap()])
+        .success();
+    std::os::unix::fs::symlink(
+        "/etc/passwd",
+        current.join("clusters/prod-eu-1/passwd.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc", current.join("etc")).unwrap();
+    let next = fleet.path().join("next");
+    plan(&fleet, &current, &["--write", next.to_str().unwrap()]);
+    let written = read_tree(&next);
+    assert!(!written.is_empty());
+    assert!(
+        written
+            .keys()
+            .all(|p| !p.contains("passwd") && !p.starts_with("etc")),
+        "{:?}",
+        written.keys()
+    );
+    assert!(written.values().all(|c| !c.contains("root:")));
+}

@@ -5,9 +5,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use fleeet::git::{Identity, Repo};
+use fleeet::git::{Auth, Identity, Repo};
+use fleeet::health::HealthSnapshot;
+use serde_json::json;
 use tempfile::TempDir;
 
+use crate::support::git_http::GitServer;
 use crate::support::github::{FakeGitHub, REPO, TOKEN};
 use crate::support::{Run, example_fleet, healthy_snapshot};
 
@@ -591,5 +594,179 @@ async fn mid_rollout_a_bump_restarts_a_pause_freezes_and_a_new_cluster_joins() {
     assert!(
         !files.contains_key("clusters/prod-eu-3/payments.yaml"),
         "payments depends on ingress-nginx, which is not there: held back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rendered_branch_moved_between_fetch_and_push_is_planned_again() {
+    let setup = Setup::new().await;
+    setup.reconcile(&t(0), None).success();
+    setup.merge(&t(1));
+    // The next run goes through a git server that lets a hand-made commit land on the
+    // rendered branch while the run pushes its step.
+    let origin = setup.origin.path().to_path_buf();
+    let server = GitServer::start(origin.parent().unwrap(), None);
+    let url = server.url(origin.file_name().unwrap().to_str().unwrap());
+    let (landed, moved) = std::sync::mpsc::channel();
+    server.before_next_push(move || {
+        let repo = Repo::open(&origin).unwrap();
+        let tip = repo.resolve(RENDERED).unwrap().unwrap();
+        let mut files = repo.read_files(tip, &["clusters", ".fleeet"]).unwrap();
+        files.insert("README.md".into(), "Do not edit by hand.\n".into());
+        let tree = repo.write_tree(None, &files).unwrap();
+        let edit = repo.commit(&[tip], tree, "A note", &at(&t(44))).unwrap();
+        git(
+            &origin,
+            &[
+                "update-ref",
+                &format!("refs/heads/{RENDERED}"),
+                &edit.to_string(),
+                &tip.to_string(),
+            ],
+        );
+        landed.send(edit).unwrap();
+    });
+
+    let fleet =
+        fleeet::load::load(&fleeet::load::FleetFiles::read_dir(setup.fleet.path()).unwrap())
+            .unwrap();
+    let env = fleeet::template::sandbox();
+    let renderer = fleeet::render::Renderer::new(&fleet, &env).unwrap();
+    let desired = renderer.render_all().unwrap();
+    let health =
+        HealthSnapshot::parse("health", &healthy_snapshot(&setup.rendered_files(), &t(5))).unwrap();
+    let report = fleeet::reconcile::reconcile(
+        &fleet,
+        &renderer,
+        &desired,
+        &fleeet::reconcile::Options {
+            fleet_dir: setup.fleet.path(),
+            remote: &url,
+            auth: Auth::none(),
+            github: None,
+            health: Some(&health),
+            now: t(45).parse().unwrap(),
+            dry_run: false,
+        },
+    )
+    .unwrap();
+
+    let edit = moved.recv().unwrap();
+    assert!(
+        report
+            .log
+            .iter()
+            .any(|l| l.contains("fleeet/rendered moved under this run; planning again")),
+        "{:?}",
+        report.log
+    );
+    assert!(report.pushed && !report.ahead, "{:?}", report.log);
+    // The step proposed is built on the new tip and keeps what landed there.
+    let next = setup.tip(NEXT).unwrap();
+    assert_eq!(setup.origin().parents_of(next).unwrap(), vec![edit]);
+    let proposed = setup.origin().read_files(next, &["README.md"]).unwrap();
+    assert!(proposed.contains_key("README.md"), "{proposed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_server_errors_and_rate_limits_during_reconcile_are_retried() {
+    let setup = Setup::new().await;
+    setup.github.fail(
+        "GET",
+        "/pulls",
+        1,
+        502,
+        &[],
+        json!({"message": "Server Error"}),
+    );
+    setup.github.fail(
+        "POST",
+        "/pulls",
+        1,
+        429,
+        &[("retry-after", "1")],
+        json!({"message": "You have exceeded a secondary rate limit."}),
+    );
+    let started = std::time::Instant::now();
+    let run = setup.reconcile(&t(0), None);
+    assert!(
+        run.stderr().contains("created pull request #1"),
+        "{}",
+        run.stderr()
+    );
+    run.success();
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After was not honoured"
+    );
+    let statuses: Vec<u16> = setup.github.requests().iter().map(|r| r.status).collect();
+    assert!(
+        statuses.contains(&502) && statuses.contains(&429),
+        "{statuses:?}"
+    );
+    assert_eq!(setup.open_pulls().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_refusing_a_run_loses_nothing_and_the_next_run_opens_the_pull_request() {
+    let setup = Setup::new().await;
+    // A rate limit longer than fleeet waits: the run stops at once (5xx answers are retried
+    // first, as the test above shows).
+    setup.github.fail(
+        "*",
+        "",
+        100,
+        429,
+        &[("retry-after", "3600")],
+        json!({"message": "API rate limit exceeded"}),
+    );
+    let err = setup.reconcile(&t(0), None).failure(3);
+    assert!(err.contains("GitHub asks to wait 3600 s"), "{err}");
+    assert!(
+        err.contains("hint: GitHub's rate limit is exhausted"),
+        "{err}"
+    );
+    let pushed = setup
+        .tip(NEXT)
+        .expect("the wave was pushed before GitHub failed");
+
+    setup.github.heal();
+    let run = setup.reconcile(&t(5), None);
+    let log = run.stderr();
+    run.success();
+    assert!(log.contains("fleeet/next already holds this step"), "{log}");
+    assert!(log.contains("created pull request #1"), "{log}");
+    assert_eq!(setup.tip(NEXT), Some(pushed));
+    assert_eq!(setup.open_pulls().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_request_opened_meanwhile_is_updated_not_duplicated() {
+    let setup = Setup::new().await;
+    // Another run opens the pull request between this run's look and its create: GitHub
+    // answers the create with 422 "A pull request already exists".
+    setup
+        .github
+        .race_on_create(NEXT, RENDERED, "fleeet: another run");
+    let run = setup.reconcile(&t(0), None);
+    let log = run.stderr();
+    run.success();
+    let statuses: Vec<(String, u16)> = setup
+        .github
+        .requests()
+        .iter()
+        .map(|r| (r.line(), r.status))
+        .collect();
+    assert!(
+        statuses.contains(&("POST /repos/acme/fleet/pulls".to_string(), 422)),
+        "{statuses:?}"
+    );
+    assert!(log.contains("updated pull request #1"), "{log}");
+    let open = setup.open_pulls();
+    assert_eq!(open.len(), 1, "{open:?}");
+    assert!(
+        open[0].title.starts_with("fleeet: roll out"),
+        "{}",
+        open[0].title
     );
 }

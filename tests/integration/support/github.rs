@@ -261,6 +261,11 @@ impl FakeGitHub {
         });
     }
 
+    /// Forgets every fault not yet used.
+    pub fn heal(&self) {
+        self.state().faults.clear();
+    }
+
     /// On the next create, another run opens the same pull request first.
     pub fn race_on_create(&self, head: &str, base: &str, title: &str) {
         self.state().race = Some((head.into(), base.into(), title.into()));
