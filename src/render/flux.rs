@@ -217,8 +217,13 @@ pub mod erased {
     }
 
     impl<T: Serialize> Document for T {
+        /// The fast writer when it can, serde-saphyr otherwise: the same bytes either way.
         fn write_yaml(&self, out: &mut String) {
-            serde_saphyr::to_fmt_writer(out, self).expect("Flux objects serialize to YAML");
+            let start = out.len();
+            if super::super::yaml::write(out, self).is_err() {
+                out.truncate(start);
+                serde_saphyr::to_fmt_writer(out, self).expect("Flux objects serialize to YAML");
+            }
         }
     }
 }

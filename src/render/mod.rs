@@ -6,6 +6,7 @@
 //! each module is exactly one Kustomization, so `dependsOn` works across kinds.
 
 pub mod flux;
+pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
