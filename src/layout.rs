@@ -37,6 +37,18 @@ pub fn files(rendered: &Rendered, path: &str) -> Files {
     files
 }
 
+/// Whether `a` and `b` give the same files: the same clusters, each with the same modules and
+/// the same bytes (versions and revisions aside).
+pub fn same_files(a: &Rendered, b: &Rendered) -> bool {
+    let same_pointer = |(m, p): (&String, &Pointer), (n, q): (&String, &Pointer)| {
+        m == n && p.main == q.main && p.release == q.release
+    };
+    a.clusters.len() == b.clusters.len()
+        && a.clusters.iter().zip(&b.clusters).all(|((c, x), (d, y))| {
+            c == d && x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_pointer(p, q))
+        })
+}
+
 /// The `kustomization.yaml` of a cluster folder.
 pub fn kustomization(modules: &BTreeMap<String, Pointer>) -> String {
     let file = KustomizeFile {
@@ -224,6 +236,35 @@ mod tests {
         assert_eq!(back.records, branch.records);
         assert_eq!(back.foreign, branch.foreign);
         assert!(back.problems.is_empty(), "{:?}", back.problems);
+    }
+
+    #[test]
+    fn same_files_compares_bytes_not_versions() {
+        let main = "kind: x\n";
+        let one = |version: &str, main: &str, release: Option<&str>| Rendered {
+            clusters: BTreeMap::from([(
+                "a".to_string(),
+                BTreeMap::from([("m".to_string(), pointer(version, main, release))]),
+            )]),
+        };
+        assert!(same_files(&one("1", main, None), &one("2", main, None)));
+        assert!(!same_files(
+            &one("1", main, None),
+            &one("1", "kind: y\n", None)
+        ));
+        assert!(!same_files(
+            &one("1", main, None),
+            &one("1", main, Some("r"))
+        ));
+        let mut more = one("1", main, None);
+        more.clusters.insert("b".into(), BTreeMap::new());
+        assert!(!same_files(&one("1", main, None), &more));
+        for (x, y) in [(one("1", main, None), more.clone()), (more.clone(), more)] {
+            assert_eq!(
+                same_files(&x.clone(), &y),
+                files(&x, "clusters") == files(&y, "clusters")
+            );
+        }
     }
 
     #[test]
