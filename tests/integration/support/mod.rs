@@ -1,0 +1,5 @@
+//! Code shared by the integration tests.
+
+/// The synthetic fleet generator of the benches.
+#[path = "../../../benches/support/fleet.rs"]
+pub mod fleet;
