@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::render::flux::KustomizeFile;
 use crate::render::{Pointer, Rendered};
 
@@ -20,21 +22,27 @@ pub const KUSTOMIZATION: &str = "kustomization.yaml";
 
 /// Every file of `rendered`, with its clusters under `path`.
 pub fn files(rendered: &Rendered, path: &str) -> Files {
-    let mut files = Files::new();
-    for (cluster, modules) in &rendered.clusters {
-        let dir = format!("{path}/{cluster}");
-        files.insert(
-            format!("{dir}/{KUSTOMIZATION}"),
-            kustomization(modules).into(),
-        );
-        for (module, pointer) in modules {
-            files.insert(format!("{dir}/{module}.yaml"), pointer.main.clone());
-            if let Some(release) = &pointer.release {
-                files.insert(format!("{dir}/{module}/release.yaml"), release.clone());
+    let entries: Vec<(String, Arc<str>)> = rendered
+        .clusters
+        .par_iter()
+        .flat_map_iter(|(cluster, modules)| {
+            let dir = format!("{path}/{cluster}");
+            let mut entries = Vec::with_capacity(2 * modules.len() + 1);
+            entries.push((
+                format!("{dir}/{KUSTOMIZATION}"),
+                kustomization(modules).into(),
+            ));
+            for (module, pointer) in modules {
+                entries.push((format!("{dir}/{module}.yaml"), pointer.main.clone()));
+                if let Some(release) = &pointer.release {
+                    entries.push((format!("{dir}/{module}/release.yaml"), release.clone()));
+                }
             }
-        }
-    }
-    files
+            entries
+        })
+        .collect();
+    // Sorted and built in bulk; of equal paths the last wins, as with inserting one by one.
+    entries.into_iter().collect()
 }
 
 /// Whether `a` and `b` give the same files: the same clusters, each with the same modules and

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use super::parse::FileKind;
@@ -75,37 +76,48 @@ impl FleetFiles {
                 }
             }
         }
-        for path in paths {
-            let relative = relative_path(root, &path);
-            let meta = match std::fs::symlink_metadata(&path) {
-                Ok(meta) => meta,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(crate::Error::io(&path, e)),
-            };
-            if meta.file_type().is_symlink() {
-                let shown = format!("{}{relative}", files.display_root);
-                problems.push(Diagnostic::new(
-                    Origin::file(&shown.into()),
-                    "is a symbolic link; fleeet does not follow links",
-                ));
-                continue;
-            }
-            let bytes = std::fs::read(&path).map_err(|e| crate::Error::io(&path, e))?;
-            match String::from_utf8(bytes) {
-                Ok(text) => {
+        // Read in parallel; keep the order of `paths` for the diagnostics.
+        let read: Vec<Result<Option<Read>, crate::Error>> =
+            paths.par_iter().map(|path| read_file(root, path)).collect();
+        for result in read {
+            match result? {
+                None => {}
+                Some(Read::Text(relative, text)) => {
                     files.insert(relative, text);
                 }
-                Err(_) => {
+                Some(Read::Problem(relative, message)) => {
                     let shown = format!("{}{relative}", files.display_root);
-                    problems.push(Diagnostic::new(
-                        Origin::file(&shown.into()),
-                        "is not UTF-8 text",
-                    ));
+                    problems.push(Diagnostic::new(Origin::file(&shown.into()), message));
                 }
             }
         }
         problems.into_result(files).map_err(crate::Error::Invalid)
     }
+}
+
+/// A file read, or why it could not be used.
+enum Read {
+    Text(String, String),
+    Problem(String, &'static str),
+}
+
+/// Reads the file `path` under `root`; `None` if it is gone.
+fn read_file(root: &Path, path: &Path) -> Result<Option<Read>, crate::Error> {
+    let relative = relative_path(root, path);
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::Error::io(path, e)),
+    };
+    if meta.file_type().is_symlink() {
+        let problem = "is a symbolic link; fleeet does not follow links";
+        return Ok(Some(Read::Problem(relative, problem)));
+    }
+    let bytes = std::fs::read(path).map_err(|e| crate::Error::io(path, e))?;
+    Ok(Some(match String::from_utf8(bytes) {
+        Ok(text) => Read::Text(relative, text),
+        Err(_) => Read::Problem(relative, "is not UTF-8 text"),
+    }))
 }
 
 fn relative_path(root: &Path, path: &Path) -> String {
@@ -115,4 +127,43 @@ fn relative_path(root: &Path, path: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fleet_files_and_reports_links_and_binary_files_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for folder in ["inventory", "modules", "other"] {
+            std::fs::create_dir(root.join(folder)).unwrap();
+        }
+        std::fs::write(root.join("other/fleet.yaml"), "kind: Fleet\n").unwrap();
+        std::os::unix::fs::symlink(root.join("other/fleet.yaml"), root.join(FLEET_FILE)).unwrap();
+        std::fs::write(root.join("inventory/a.yaml"), "a\n").unwrap();
+        std::fs::write(root.join("inventory/b.yaml"), [0xff, 0xfe]).unwrap();
+        std::fs::write(root.join("modules/m.yaml"), "m\n").unwrap();
+        std::fs::write(root.join("modules/notes.txt"), "not read\n").unwrap();
+
+        let Err(crate::Error::Invalid(problems)) = FleetFiles::read_dir(root) else {
+            panic!("a link and a binary file are problems");
+        };
+        let problems = problems.to_string();
+        let link = problems
+            .find("fleet.yaml: is a symbolic link")
+            .expect(&problems);
+        let binary = problems
+            .find("inventory/b.yaml: is not UTF-8")
+            .expect(&problems);
+        assert!(link < binary, "{problems}");
+
+        std::fs::remove_file(root.join(FLEET_FILE)).unwrap();
+        std::fs::remove_file(root.join("inventory/b.yaml")).unwrap();
+        let files = FleetFiles::read_dir(root).unwrap();
+        let paths: Vec<&str> = files.files.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["inventory/a.yaml", "modules/m.yaml"]);
+        assert_eq!(files.files["modules/m.yaml"], "m\n");
+    }
 }

@@ -126,7 +126,7 @@ impl<'a> Renderer<'a> {
             modules,
             cluster_contexts: fleet
                 .clusters
-                .iter()
+                .par_iter()
                 .map(template::cluster_context)
                 .collect(),
             fleet_context: template::fleet_context(fleet),
