@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 pub use check::closest;
 pub use files::{FLEET_FILE, FLEET_FOLDERS, FleetFiles};
-pub use parse::{FileKind, yaml_options};
+pub use parse::{FileKind, yaml_options, yaml_options_for};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
 use crate::model::value::deep_merge_json;

@@ -11,12 +11,24 @@ use crate::model::{ClusterDocument, FleetDocument, ModuleDocument, ValueMap};
 /// The YAML dialect of fleet files: YAML 1.2 booleans (`yes` and `no` are strings), numbers
 /// with leading zeros kept as strings, and limits against hostile input.
 pub fn yaml_options() -> serde_saphyr::Options {
+    yaml_options_for(0)
+}
+
+/// [`yaml_options`] for a document of `bytes` bytes: the limits on nodes, events and scalar
+/// bytes grow with the input, so that the large documents fleeet itself writes (a health
+/// snapshot of 10,000 clusters, a rollout record) are read, while the output of an alias
+/// bomb stays bounded by the size of its input.
+pub fn yaml_options_for(bytes: usize) -> serde_saphyr::Options {
+    let default = serde_saphyr::Budget::default();
     serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
         budget: serde_saphyr::budget! {
             max_depth: 64,
             max_aliases: 10_000,
+            max_nodes: default.max_nodes.max(bytes),
+            max_events: default.max_events.max(bytes),
+            max_total_scalar_bytes: default.max_total_scalar_bytes.max(bytes),
         },
     }
 }
@@ -144,6 +156,15 @@ mod tests {
         };
         let json = crate::model::Value::Map(map).to_json();
         assert_eq!(json, serde_json::json!({"a": "no", "b": "0755", "c": true}));
+    }
+
+    #[test]
+    fn large_documents_get_limits_that_grow_with_them() {
+        let text = format!("[{}0]", "0,".repeat(300_000));
+        let read = |options| serde_saphyr::from_str_with_options::<Vec<u8>>(&text, options);
+        let error = read(yaml_options()).unwrap_err().to_string();
+        assert!(error.contains("budget"), "{error}");
+        assert_eq!(read(yaml_options_for(text.len())).unwrap().len(), 300_001);
     }
 
     #[test]
