@@ -133,11 +133,12 @@ fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> boo
             if check_dns1123_label(cluster).is_err() {
                 return false;
             }
-            branch
-                .pointers
-                .clusters
-                .entry(cluster.to_string())
-                .or_default();
+            if !branch.pointers.clusters.contains_key(*cluster) {
+                branch
+                    .pointers
+                    .clusters
+                    .insert(cluster.to_string(), BTreeMap::new());
+            }
             return true;
         }
         [cluster, file] => match file.strip_suffix(".yaml") {
@@ -150,11 +151,11 @@ fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> boo
     if check_dns1123_label(cluster).is_err() || check_dns1123_label(module).is_err() {
         return false;
     }
-    let modules = branch
-        .pointers
-        .clusters
-        .entry(cluster.to_string())
-        .or_default();
+    let clusters = &mut branch.pointers.clusters;
+    if !clusters.contains_key(cluster) {
+        clusters.insert(cluster.to_string(), BTreeMap::new());
+    }
+    let modules = clusters.get_mut(cluster).expect("inserted above");
     let pointer = modules
         .entry(module.to_string())
         .or_insert_with(|| Pointer {
@@ -180,16 +181,47 @@ fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> boo
 
 /// The `fleeet.dev/version` annotation of a pointer file's first document.
 pub fn pointer_version(main: &str) -> Option<String> {
-    let key = format!("{}:", crate::render::flux::VERSION_ANNOTATION);
     for line in main.lines() {
         if line == "---" {
             break;
         }
-        if let Some(value) = line.trim_start().strip_prefix(&key) {
-            return serde_saphyr::from_str::<String>(value.trim()).ok();
+        if let Some(value) = line
+            .trim_start()
+            .strip_prefix(crate::render::flux::VERSION_ANNOTATION)
+            .and_then(|rest| rest.strip_prefix(':'))
+        {
+            return yaml_string(value.trim());
         }
     }
     None
+}
+
+/// A YAML scalar read as a string: directly for the plain and double-quoted forms fleeet
+/// writes versions in, with serde-saphyr for anything else.
+fn yaml_string(value: &str) -> Option<String> {
+    let simple = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+    };
+    let quoted = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|inner| simple(inner));
+    let plain = value
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphanumeric)
+        && simple(value)
+        && ![
+            "true", "false", "null", "yes", "no", "on", "off", "y", "n", "nan", "inf",
+        ]
+        .iter()
+        .any(|w| value.eq_ignore_ascii_case(w));
+    match quoted {
+        Some(inner) => Some(inner.to_string()),
+        None if plain => Some(value.to_string()),
+        None => serde_saphyr::from_str::<String>(value).ok(),
+    }
 }
 
 /// Every file of a rendered branch: pointers with their `kustomization.yaml`, rollout
@@ -208,6 +240,7 @@ pub fn branch_files(branch: &Branch, path: &str) -> Files {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn pointer(version: &str, main: &str, release: Option<&str>) -> Pointer {
         Pointer {
@@ -291,6 +324,24 @@ mod tests {
         assert_eq!(branch.foreign.len(), 5);
         assert_eq!(branch.problems.len(), 4, "{:?}", branch.problems);
         assert_eq!(branch_files(&branch, "clusters"), files);
+    }
+
+    proptest! {
+        #[test]
+        fn reads_versions_as_serde_saphyr_does(
+            value in prop_oneof![
+                "[a-zA-Z0-9._+-]{1,10}",
+                "\"[a-zA-Z0-9._+-]{0,10}\"",
+                "[ -~]{0,10}",
+                prop::sample::select(vec!["true", "No", "~", "null", "1.0", "1e5", "0x1F", "'a'"])
+                    .prop_map(String::from),
+            ]
+        ) {
+            prop_assert_eq!(
+                yaml_string(&value),
+                serde_saphyr::from_str::<String>(&value).ok()
+            );
+        }
     }
 
     #[test]
