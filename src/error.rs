@@ -25,9 +25,24 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A git operation failed: reading or writing a repository, fetching or pushing.
+    #[error("{context}: {message}")]
+    Git { context: String, message: String },
+    /// A Kubernetes API server could not be used: unreachable, forbidden, or an unexpected answer.
+    #[error("{message}")]
+    Kubernetes {
+        message: String,
+        hint: Option<String>,
+    },
     /// A request the user made that cannot be honoured (unknown cluster, unsafe output path, ...).
     #[error("{message}")]
     Usage {
+        message: String,
+        hint: Option<String>,
+    },
+    /// A GitHub API request failed: what fleeet was doing, GitHub's status and message.
+    #[error("{message}")]
+    GitHub {
         message: String,
         hint: Option<String>,
     },
@@ -55,14 +70,19 @@ impl Error {
         match self {
             Error::Invalid(_) | Error::NotAFleet { .. } => EXIT_INVALID,
             Error::Usage { .. } => EXIT_USAGE,
-            Error::Io { .. } => EXIT_FAILURE,
+            Error::Io { .. }
+            | Error::Git { .. }
+            | Error::GitHub { .. }
+            | Error::Kubernetes { .. } => EXIT_FAILURE,
         }
     }
 
     /// A suggestion of what to do, when there is one beyond the message.
     pub fn hint(&self) -> Option<&str> {
         match self {
-            Error::Usage { hint, .. } => hint.as_deref(),
+            Error::Usage { hint, .. }
+            | Error::GitHub { hint, .. }
+            | Error::Kubernetes { hint, .. } => hint.as_deref(),
             Error::NotAFleet { .. } => Some(
                 "point --fleet at the folder holding fleet.yaml (default: the current directory)",
             ),

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::diagnostic::Diagnostics;
 use crate::model::{JsonMap, ModuleKind};
 use crate::render::Renderer;
+use crate::rollout::{ModuleState, Plan};
 use crate::select::{self, Term};
 
 /// Everything fleeet knows about one cluster and the modules considered for it.
@@ -43,6 +44,25 @@ pub struct ModuleExplanation {
     /// The value files merged, lowest precedence first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub values_from: Vec<String>,
+    /// Where the pair stands in its rollout (when the current state is known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<PairRollout>,
+}
+
+/// A pair's place in its module's rollout.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PairRollout {
+    /// The version the rendered branch holds for this cluster (none: not there).
+    pub current_version: Option<String>,
+    /// Whether the rendered branch differs from the desired pointer.
+    pub pending: bool,
+    /// Whether this step changes the pair.
+    pub changes_now: bool,
+    /// The pair's wave in the rollout in progress.
+    pub wave: Option<String>,
+    pub state: ModuleState,
+    pub reason: String,
 }
 
 /// Explains `module` (or every module) on cluster index `c`.
@@ -50,6 +70,7 @@ pub fn explain(
     renderer: &Renderer<'_>,
     c: usize,
     module: Option<usize>,
+    plan: Option<&Plan>,
 ) -> Result<ClusterExplanation, Diagnostics> {
     let fleet = renderer.fleet;
     let cluster = &fleet.clusters[c];
@@ -77,6 +98,7 @@ pub fn explain(
                 .iter()
                 .map(|f| f.file.to_string())
                 .collect(),
+            rollout: plan.and_then(|plan| pair_rollout(plan, &cluster.name, &module.name)),
         };
         if selected {
             let version = &module.spec.version.value;
@@ -100,5 +122,31 @@ pub fn explain(
         labels: cluster.labels.clone(),
         defined_in: cluster.defined_in.iter().map(ToString::to_string).collect(),
         modules,
+    })
+}
+
+fn pair_rollout(plan: &Plan, cluster: &str, module: &str) -> Option<PairRollout> {
+    let step = plan.modules.iter().find(|m| m.module == module)?;
+    Some(PairRollout {
+        current_version: plan.current_version(cluster, module),
+        pending: step
+            .waves
+            .iter()
+            .any(|w| w.pending > 0 && w.clusters.iter().any(|c| c == cluster))
+            || plan
+                .changes
+                .iter()
+                .any(|c| c.cluster == cluster && c.module == module),
+        changes_now: plan
+            .changes
+            .iter()
+            .any(|c| c.cluster == cluster && c.module == module),
+        wave: step
+            .waves
+            .iter()
+            .find(|w| w.clusters.iter().any(|c| c == cluster))
+            .map(|w| w.name.clone()),
+        state: step.state,
+        reason: step.reason.clone(),
     })
 }

@@ -67,6 +67,16 @@ pub fn kustomization(modules: &BTreeMap<String, Pointer>) -> String {
     crate::render::flux::to_yaml(&[&file])
 }
 
+/// `path` relative to `root`, `/`-separated: how fleeet names files whatever the platform.
+pub fn relative_path(root: &std::path::Path, path: &std::path::Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The folder of rollout records on the rendered branch.
 pub const ROLLOUTS: &str = ".fleeet/rollouts";
 
@@ -224,6 +234,33 @@ fn yaml_string(value: &str) -> Option<String> {
     }
 }
 
+/// The revision each pointer of `branch` pins (the git or OCI tag, or the chart version), by
+/// (cluster, module); pointers it cannot be read from are left out.
+pub fn pinned_revisions(branch: &Branch) -> BTreeMap<(String, String), String> {
+    let mut pinned = BTreeMap::new();
+    for (cluster, modules) in &branch.pointers.clusters {
+        for (module, pointer) in modules {
+            if let Some(revision) = pointer_revision(pointer) {
+                pinned.insert((cluster.clone(), module.clone()), revision);
+            }
+        }
+    }
+    pinned
+}
+
+/// The revision a pointer pins: `spec.ref.tag` of its source, or the chart version of its
+/// HelmRelease.
+pub fn pointer_revision(pointer: &Pointer) -> Option<String> {
+    let docs = |text: &str| serde_saphyr::from_multiple::<serde_json::Value>(text).ok();
+    let text = pointer.release.as_deref().unwrap_or(&pointer.main);
+    docs(text)?.iter().find_map(|doc| {
+        doc["spec"]["ref"]["tag"]
+            .as_str()
+            .or_else(|| doc["spec"]["chart"]["spec"]["version"].as_str())
+            .map(str::to_string)
+    })
+}
+
 /// Every file of a rendered branch: pointers with their `kustomization.yaml`, rollout
 /// records, and the foreign files carried over.
 pub fn branch_files(branch: &Branch, path: &str) -> Files {
@@ -342,6 +379,23 @@ mod tests {
                 serde_saphyr::from_str::<String>(&value).ok()
             );
         }
+    }
+
+    #[test]
+    fn reads_the_pinned_revision() {
+        let git = pointer(
+            "1.0",
+            "kind: GitRepository\nspec:\n  ref:\n    tag: v1.0\n---\nkind: Kustomization\n",
+            None,
+        );
+        assert_eq!(pointer_revision(&git).as_deref(), Some("v1.0"));
+        let helm = pointer(
+            "2.0",
+            "kind: Kustomization\n",
+            Some("kind: HelmRepository\n---\nspec:\n  chart:\n    spec:\n      version: \"2.0\"\n"),
+        );
+        assert_eq!(pointer_revision(&helm).as_deref(), Some("2.0"));
+        assert_eq!(pointer_revision(&pointer("1", "not: [yaml", None)), None);
     }
 
     #[test]

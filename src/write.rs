@@ -223,6 +223,21 @@ fn remove_tree(dir: &Path) -> usize {
     files
 }
 
+/// Writes one file atomically: to a temporary file beside `path`, then renamed over it.
+pub fn write_file(path: &Path, content: &[u8]) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    fs::write(&temp, content)
+        .and_then(|()| fs::rename(&temp, path))
+        .map_err(|e| {
+            let _ = fs::remove_file(&temp);
+            Error::io(path, e)
+        })
+}
+
 /// Puts `temp` at `out`. With an existing `out` the two are exchanged in one step where the
 /// system can (Linux, macOS), leaving the old output at `temp`.
 fn swap_in(temp: &Path, out: &Path, existed: bool) -> io::Result<()> {

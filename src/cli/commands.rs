@@ -20,6 +20,15 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `n` things, in the singular when there is one.
+pub(super) fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 fn pointer_count(rendered: &Rendered) -> usize {
     rendered.clusters.values().map(|m| m.len()).sum()
 }
@@ -37,11 +46,11 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<()> {
         Format::Json => print_json(&summary),
         Format::Text => {
             println!(
-                "fleet {:?} is valid: {} clusters, {} modules, {} pointers",
+                "fleet {:?} is valid: {}, {}, {}",
                 fleet.name,
-                fleet.clusters.len(),
-                fleet.modules.len(),
-                pointer_count(&rendered)
+                count(fleet.clusters.len(), "cluster"),
+                count(fleet.modules.len(), "module"),
+                count(pointer_count(&rendered), "pointer")
             );
             Ok(())
         }
@@ -75,9 +84,9 @@ pub fn render(args: RenderArgs) -> anyhow::Result<()> {
         })),
         Format::Text => {
             eprintln!(
-                "rendered {} clusters, {} pointers into {} ({} files written, {} unchanged, {} removed)",
-                rendered.clusters.len(),
-                pointer_count(&rendered),
+                "rendered {}, {} into {} ({} files written, {} unchanged, {} removed)",
+                count(rendered.clusters.len(), "cluster"),
+                count(pointer_count(&rendered), "pointer"),
                 args.out.display(),
                 summary.written,
                 summary.unchanged,
@@ -103,7 +112,16 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
     };
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let explanation = crate::explain::explain(&renderer, c, m).map_err(Error::from)?;
+    let plan = match (&args.state.current_dir, &args.state.current) {
+        (None, None) => None,
+        _ => Some(super::plan::plan_step(
+            &renderer,
+            &args.fleet.fleet,
+            &args.state,
+        )?),
+    };
+    let explanation =
+        crate::explain::explain(&renderer, c, m, plan.as_ref()).map_err(Error::from)?;
     match args.format {
         Format::Json => print_json(&explanation),
         Format::Text => {

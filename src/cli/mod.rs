@@ -1,7 +1,10 @@
 //! The command line: argument parsing and output. Each command loads, calls the core, prints.
 
 mod commands;
+mod inventory;
 mod plan;
+mod reconcile;
+mod status;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +35,16 @@ Examples:
   fleeet explain --fleet ./fleet prod-eu-1 ingress
   fleeet bootstrap --fleet ./fleet prod-eu-1 --url https://github.com/acme/fleet";
 
+const RECONCILE_HELP: &str = "\
+The token is read from GITHUB_TOKEN (push over HTTPS, and the GitHub API); it is never printed.
+Branches come from fleet.yaml: spec.output.branch (the rendered branch) and spec.github.branch
+(the pull-request branch). Running twice with nothing new changes nothing.
+
+Examples:
+  fleeet reconcile --health health.yaml
+  fleeet reconcile --kubeconfig mgmt.kubeconfig --github-repo acme/fleet
+  fleeet reconcile --dry-run";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the fleet repository and render it in memory; write nothing.
@@ -60,8 +73,26 @@ pub enum Command {
         after_help = "Examples:\n  fleeet plan --current-dir ./rendered --health health.yaml\n  fleeet plan --current-dir ./rendered --format markdown > body.md\n  fleeet plan --current-dir ./rendered --health health.yaml --write ./next"
     )]
     Plan(plan::PlanArgs),
+    /// Propose the next rollout wave: commit it on the pull-request branch and open (or update)
+    /// the one fleeet pull request into the rendered branch. Run on every merge and on a schedule.
+    #[command(after_help = RECONCILE_HELP)]
+    Reconcile(reconcile::ReconcileArgs),
+    /// Comment on a fleet pull request the rollout it would start: modules, versions, clusters,
+    /// waves, and which clusters go first.
+    #[command(
+        after_help = "The token is read from GITHUB_TOKEN.\n\nExamples:\n  fleeet preview --pull-request 42\n  fleeet preview --dry-run"
+    )]
+    Preview(reconcile::PreviewArgs),
     /// Write the JSON Schemas of fleet.yaml, clusters and modules (for editors and CI).
     Schema(SchemaArgs),
+    /// Follow the Cluster API clusters of a management cluster in inventory/.
+    #[command(subcommand)]
+    Inventory(inventory::InventoryCommand),
+    /// Read the health of every module on every cluster through the Kubernetes API.
+    #[command(
+        after_help = "Each cluster's kubeconfig is read from the management cluster (the Secret named by\nspec.health.kubeconfigSecret, default \"{{ name }}-kubeconfig\", key value, in the cluster's\nCluster API namespace, or the cluster's spec.kubeconfigSecret) and kept in memory only.\n\nExamples:\n  fleeet status --fleet ./fleet --kubeconfig mgmt.yaml\n  fleeet status --save health.yaml --format json"
+    )]
+    Status(status::StatusArgs),
 }
 
 /// Where the fleet repository is.
@@ -112,6 +143,9 @@ pub struct ExplainArgs {
     pub cluster: String,
     /// Only this module (default: every module of the fleet).
     pub module: Option<String>,
+    /// Also show each pair's wave and rollout state against this current state.
+    #[command(flatten)]
+    pub state: plan::StateArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -154,7 +188,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(args) => commands::explain(args),
         Command::Bootstrap(args) => commands::bootstrap(args),
         Command::Plan(args) => plan::plan(args),
+        Command::Reconcile(args) => reconcile::reconcile(args),
+        Command::Preview(args) => reconcile::preview(args),
         Command::Schema(args) => commands::schema(args),
+        Command::Inventory(command) => inventory::inventory(command),
+        Command::Status(args) => status::status(args),
     }
 }
 

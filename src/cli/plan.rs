@@ -1,15 +1,19 @@
 //! `fleeet plan`: the next rollout step, shown or written.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 use rayon::prelude::*;
 
 use super::commands::load;
+use crate::git::Repo;
 use crate::health::HealthSnapshot;
+use crate::health::collect::collect_blocking;
+use crate::kubernetes::Target;
 use crate::layout::{self, Files};
+use crate::model::Fleet;
 use crate::render::Renderer;
 use crate::rollout::{self, CurrentState, Inputs};
 use crate::{Error, report, template, write};
@@ -18,16 +22,8 @@ use crate::{Error, report, template, write};
 pub struct PlanArgs {
     #[command(flatten)]
     pub fleet: super::FleetArg,
-    /// The current state: a directory holding a checkout or render of the rendered branch.
-    /// Missing or empty means nothing is rendered yet.
-    #[arg(long, value_name = "DIR")]
-    pub current_dir: Option<PathBuf>,
-    /// A health snapshot (written by `fleeet status --save`, or by hand).
-    #[arg(long, value_name = "FILE")]
-    pub health: Option<PathBuf>,
-    /// The time to plan at (RFC 3339), instead of now: for reviews and tests.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<Timestamp>,
+    #[command(flatten)]
+    pub state: StateArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
     /// Write the rendered branch after this step into this directory (atomically).
@@ -47,27 +43,86 @@ pub enum PlanFormat {
     Json,
 }
 
+/// Where the current state and health come from: the arguments shared by `plan` and
+/// `explain`.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The current state: the rendered branch at this git ref (branch, remote branch or commit)
+    /// in --repo. Default: `origin/<output.branch>`, else `<output.branch>`, in the fleet's
+    /// repository. A missing ref means nothing is rendered yet.
+    #[arg(long, value_name = "REF", conflicts_with = "current_dir")]
+    pub current: Option<String>,
+    /// The git repository holding --current (default: the one holding the fleet).
+    #[arg(long, value_name = "DIR", requires = "current")]
+    pub repo: Option<PathBuf>,
+    /// The current state as a directory (a checkout or render of the rendered branch), without
+    /// history: progress deadlines are not judged. Missing or empty means nothing is rendered.
+    #[arg(long, value_name = "DIR")]
+    pub current_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub health: HealthArgs,
+    /// The time to plan at (RFC 3339), instead of now: for reviews and tests.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<Timestamp>,
+}
+
+/// Plans the next step of `renderer`'s fleet (read from `fleet_dir`) against the state the
+/// arguments name.
+pub fn plan_step(
+    renderer: &Renderer<'_>,
+    fleet_dir: &Path,
+    state: &StateArgs,
+) -> anyhow::Result<rollout::Plan> {
+    let desired = renderer.render_all().map_err(Error::from)?;
+    let output = &renderer.fleet.spec.output;
+    let path = &output.path.value;
+    let mut notes = Vec::new();
+    let current = match (&state.current_dir, &state.current) {
+        (Some(dir), _) => CurrentState::from_files(&read_tree(dir)?, path),
+        (None, Some(rev)) => {
+            let repo = Repo::open(state.repo.as_deref().unwrap_or(fleet_dir))?;
+            let tip = repo.resolve(rev)?;
+            if tip.is_none() {
+                notes.push(format!("{rev} does not exist: nothing is rendered yet"));
+            }
+            repo.current_state(tip, path)?
+        }
+        (None, None) => match Repo::open(fleet_dir) {
+            Ok(repo) => {
+                let remote = format!("origin/{}", output.branch);
+                let tip = match repo.resolve(&remote)? {
+                    Some(tip) => Some(tip),
+                    None => repo.resolve(&output.branch)?,
+                };
+                if tip.is_none() {
+                    notes.push(format!(
+                        "neither {remote} nor {} exists: nothing is rendered yet",
+                        output.branch
+                    ));
+                }
+                repo.current_state(tip, path)?
+            }
+            Err(_) => CurrentState::default(),
+        },
+    };
+    let health = state.health.snapshot(renderer.fleet)?;
+    let mut plan = rollout::plan(&Inputs {
+        renderer,
+        desired: &desired,
+        current: &current,
+        health: health.as_ref(),
+        now: state.now.unwrap_or_else(Timestamp::now),
+    });
+    plan.notes.splice(0..0, notes);
+    Ok(plan)
+}
+
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
     let fleet = load(&args.fleet.fleet)?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let desired = renderer.render_all().map_err(Error::from)?;
     let path = fleet.spec.output.path.value.clone();
-    let current = match &args.current_dir {
-        Some(dir) => CurrentState::from_files(&read_tree(dir)?, &path),
-        None => CurrentState::default(),
-    };
-    let health = match &args.health {
-        Some(file) => Some(read_health(file)?),
-        None => None,
-    };
-    let plan = rollout::plan(&Inputs {
-        renderer: &renderer,
-        desired: &desired,
-        current: &current,
-        health: health.as_ref(),
-        now: args.now.unwrap_or_else(Timestamp::now),
-    });
+    let plan = plan_step(&renderer, &args.fleet.fleet, &args.state)?;
     match args.format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         PlanFormat::Markdown => print!("{}", report::plan_markdown(&plan)),
@@ -124,19 +179,43 @@ fn read_file(
     dir: &std::path::Path,
     entry: &walkdir::DirEntry,
 ) -> Result<(String, std::sync::Arc<str>), Error> {
-    let relative = entry
-        .path()
-        .strip_prefix(dir)
-        .unwrap_or(entry.path())
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/");
+    let relative = crate::layout::relative_path(dir, entry.path());
     let text = std::fs::read_to_string(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
     Ok((relative, text.into()))
 }
 
-fn read_health(file: &std::path::Path) -> Result<HealthSnapshot, Error> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-    Ok(HealthSnapshot::parse(&file.display().to_string(), &text)?)
+/// Where health comes from: a snapshot file, or the clusters through the management cluster.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// A health snapshot (written by `fleeet status --save`, or by hand).
+    #[arg(long, value_name = "FILE", conflicts_with = "kubeconfig")]
+    pub health: Option<PathBuf>,
+    /// Collect health from the clusters through the management cluster at this kubeconfig
+    /// (each cluster's kubeconfig comes from its Cluster API secret).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The context of --kubeconfig to use (default: its current context).
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub context: Option<String>,
+}
+
+impl HealthArgs {
+    /// The health snapshot, read or collected; none when neither source is given.
+    pub fn snapshot(&self, fleet: &Fleet) -> Result<Option<HealthSnapshot>, Error> {
+        if let Some(file) = &self.health {
+            let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+            return Ok(Some(HealthSnapshot::parse(
+                &file.display().to_string(),
+                &text,
+            )?));
+        }
+        if self.kubeconfig.is_none() {
+            return Ok(None);
+        }
+        let target = Target {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+        };
+        collect_blocking(fleet, &target, &mut |_| {}).map(Some)
+    }
 }

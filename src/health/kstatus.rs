@@ -47,6 +47,13 @@ pub fn status(cluster: Option<&ClusterHealth>, module: &str, revision: &str) -> 
 
 fn judge(h: &ModuleHealth, revision: &str) -> Status {
     let reason = h.reason.clone().unwrap_or_default();
+    if let (Some(generation), Some(observed)) = (h.generation, h.observed_generation)
+        && observed < generation
+    {
+        return Status::Progressing {
+            why: format!("generation {generation} not observed yet (at {observed})"),
+        };
+    }
     if h.stalled {
         return Status::Failed {
             reason: if reason.is_empty() {
@@ -61,13 +68,6 @@ fn judge(h: &ModuleHealth, revision: &str) -> Status {
         return Status::Failed {
             reason,
             message: h.message.clone(),
-        };
-    }
-    if let (Some(generation), Some(observed)) = (h.generation, h.observed_generation)
-        && observed < generation
-    {
-        return Status::Progressing {
-            why: format!("generation {generation} not observed yet (at {observed})"),
         };
     }
     if !h.ready {
@@ -87,6 +87,26 @@ fn judge(h: &ModuleHealth, revision: &str) -> Status {
         None => Status::Progressing {
             why: format!("no revision applied yet, waiting for {revision}"),
         },
+    }
+}
+
+/// One word for what a module's Flux object says, whatever revision it is at: `stalled`,
+/// `ready`, `failed`, `waiting` (on a dependency) or `progressing`.
+pub fn word(h: &ModuleHealth) -> &'static str {
+    let stale = matches!((h.generation, h.observed_generation), (Some(g), Some(o)) if o < g);
+    let reason = h.reason.as_deref().unwrap_or_default();
+    if stale {
+        "progressing"
+    } else if h.stalled {
+        "stalled"
+    } else if h.ready {
+        "ready"
+    } else if FAILURE_REASONS.contains(&reason) {
+        "failed"
+    } else if reason == "DependencyNotReady" {
+        "waiting"
+    } else {
+        "progressing"
     }
 }
 

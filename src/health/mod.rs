@@ -1,6 +1,8 @@
 //! Health of (cluster, module) pairs as read back from the clusters: the `HealthSnapshot`
 //! document, written by `fleeet status` (or by hand for dry runs) and read by the planner.
 
+pub mod collect;
+mod flux;
 pub mod kstatus;
 
 use std::collections::BTreeMap;
@@ -51,7 +53,7 @@ pub struct ClusterHealth {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ModuleHealth {
-    /// The `Ready` condition is `True`.
+    /// The `Ready` condition is `True`, for the object's current generation.
     pub ready: bool,
     /// The revision last applied, like `v1.4.2@sha1:0a1b…` or a chart version.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,6 +8,7 @@ use walkdir::WalkDir;
 
 use super::parse::FileKind;
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
+use crate::layout::relative_path;
 
 /// The folders of a fleet repository that fleeet reads; everything else is left alone.
 pub const FLEET_FOLDERS: [&str; 4] = ["clusters", "inventory", "modules", "values"];
@@ -118,15 +119,6 @@ fn read_file(root: &Path, path: &Path) -> Result<Option<Read>, crate::Error> {
         Ok(text) => Read::Text(relative, text),
         Err(_) => Read::Problem(relative, "is not UTF-8 text"),
     }))
-}
-
-fn relative_path(root: &Path, path: &Path) -> String {
-    let relative = path.strip_prefix(root).unwrap_or(path);
-    relative
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[cfg(test)]

@@ -153,6 +153,9 @@ fn clusters(
                     base.annotations.extend(doc.metadata.annotations);
                     deep_merge_json(&mut base.values, &doc.spec.values);
                     deep_merge_json(&mut base.facts, &doc.spec.facts);
+                    if doc.spec.kubeconfig_secret.is_some() {
+                        base.kubeconfig_secret = doc.spec.kubeconfig_secret;
+                    }
                     base.defined_in.push(origin);
                 }
                 None => {
@@ -164,6 +167,7 @@ fn clusters(
                             annotations: doc.metadata.annotations,
                             values: doc.spec.values,
                             facts: doc.spec.facts,
+                            kubeconfig_secret: doc.spec.kubeconfig_secret,
                             defined_in: vec![origin],
                         },
                     );

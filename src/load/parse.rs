@@ -35,6 +35,7 @@ pub fn yaml_options_for(bytes: usize) -> serde_saphyr::Options {
 
 /// One parsed input file.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one fleet document per fleet
 pub enum Parsed {
     Fleet(Box<FleetDocument>),
     Clusters(Vec<ClusterDocument>),

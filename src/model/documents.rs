@@ -90,6 +90,12 @@ pub struct FleetSpec {
     /// Pull-request settings for `fleeet reconcile`.
     #[serde(default)]
     pub github: GithubSettings,
+    /// How `fleeet inventory sync` turns Cluster API clusters into inventory clusters.
+    #[serde(default)]
+    pub inventory: InventorySettings,
+    /// How `fleeet status` reads health from the clusters.
+    #[serde(default)]
+    pub health: HealthSettings,
 }
 
 /// Where the rendered pointer files go.
@@ -174,6 +180,94 @@ fn default_pr_branch() -> String {
     "fleeet/next".into()
 }
 
+/// How Cluster API clusters become inventory clusters. Its templates see the Cluster API
+/// cluster's `name`, `namespace` and `labels`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InventorySettings {
+    /// The inventory cluster's name, a template (default `{{ name }}`; `{{ namespace }}-{{ name }}`
+    /// keeps apart clusters of the same name in different namespaces).
+    #[serde(default = "default_inventory_name")]
+    pub name: String,
+    /// Annotations of the Cluster API cluster copied to the inventory cluster.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub annotations: Vec<String>,
+    /// More facts, each read from the Cluster API object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub facts: Vec<FactSource>,
+    /// The name of a ConfigMap in the cluster's namespace whose data becomes the cluster's
+    /// `spec.values`, a template like `{{ name }}-fleeet`. A missing ConfigMap means no values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_config_map: Option<String>,
+}
+
+impl Default for InventorySettings {
+    fn default() -> Self {
+        InventorySettings {
+            name: default_inventory_name(),
+            annotations: Vec::new(),
+            facts: Vec::new(),
+            values_config_map: None,
+        }
+    }
+}
+
+fn default_inventory_name() -> String {
+    "{{ name }}".into()
+}
+
+/// A fact read from the Cluster API object.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FactSource {
+    /// The key under `spec.facts`.
+    pub name: String,
+    /// A JSON pointer into the Cluster API object, like `/spec/topology/variables/0/value`.
+    pub field_path: String,
+}
+
+/// How health is read from each cluster.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HealthSettings {
+    /// The name of the Secret (key `value`) holding a cluster's kubeconfig in its Cluster API
+    /// namespace of the management cluster, a template over the cluster's Cluster API `name`
+    /// and `namespace` and its `labels` (default `{{ name }}-kubeconfig`, the Cluster API
+    /// convention).
+    #[serde(default = "default_kubeconfig_secret")]
+    pub kubeconfig_secret: String,
+    /// How many clusters are read at once (default 32).
+    #[serde(default = "default_concurrency")]
+    #[schemars(with = "u32", range(min = 1))]
+    pub concurrency: std::num::NonZeroU32,
+    /// How long reading one cluster may take before it is reported unreachable, and how long
+    /// the management cluster may stay silent in one request (default 10s).
+    #[serde(default = "default_health_timeout")]
+    pub timeout: Duration,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            kubeconfig_secret: default_kubeconfig_secret(),
+            concurrency: default_concurrency(),
+            timeout: default_health_timeout(),
+        }
+    }
+}
+
+fn default_kubeconfig_secret() -> String {
+    "{{ name }}-kubeconfig".into()
+}
+
+fn default_concurrency() -> std::num::NonZeroU32 {
+    std::num::NonZeroU32::new(32).expect("32 is not zero")
+}
+
+fn default_health_timeout() -> Duration {
+    Duration::parse("10s").expect("valid default")
+}
+
 /// `kind: Cluster`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 pub enum ClusterKind {
@@ -203,6 +297,20 @@ pub struct ClusterSpec {
     /// `cluster.facts` in templates.
     #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
     pub facts: JsonMap,
+    /// The Secret in the management cluster holding this cluster's kubeconfig, for clusters
+    /// that do not come from Cluster API (or do not follow `spec.health.kubeconfigSecret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig_secret: Option<SecretReference>,
+}
+
+/// A Secret of the management cluster whose key `value` holds a kubeconfig.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretReference {
+    pub name: String,
+    /// Default: the cluster's Cluster API namespace (`facts.clusterAPI.namespace`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// `kind: Module` or `kind: BootstrapModule`.

@@ -64,6 +64,11 @@ impl Duration {
         &self.text
     }
 
+    /// The duration as a standard library one.
+    pub fn to_std(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.millis)
+    }
+
     /// Length in whole seconds (rounded down).
     pub fn seconds(&self) -> i64 {
         (self.millis / 1000) as i64

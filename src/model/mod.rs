@@ -40,6 +40,8 @@ pub struct Cluster {
     pub annotations: BTreeMap<String, String>,
     pub values: JsonMap,
     pub facts: JsonMap,
+    /// Where its kubeconfig is, when set by hand (`spec.kubeconfigSecret`).
+    pub kubeconfig_secret: Option<SecretReference>,
     /// The documents that define it: an inventory file, a hand-written file, or both.
     pub defined_in: Vec<Origin>,
 }

@@ -38,6 +38,28 @@ pub fn explain_text(e: &ClusterExplanation) -> String {
         if let Some(version) = &m.version {
             let _ = writeln!(out, "  version:  {version}");
         }
+        if let Some(r) = &m.rollout {
+            let on_branch = r.current_version.as_deref().unwrap_or("nothing");
+            let status = if r.changes_now {
+                "changes in this step"
+            } else if r.pending {
+                "pending"
+            } else {
+                "up to date"
+            };
+            let wave = r
+                .wave
+                .as_deref()
+                .map(|w| format!("wave {w}, "))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  rendered: {on_branch} ({wave}{status})");
+            let _ = writeln!(
+                out,
+                "  rollout:  {} — {}",
+                super::state_word(r.state),
+                r.reason
+            );
+        }
         if !m.depends_on.is_empty() {
             let _ = writeln!(out, "  waits for: {}", m.depends_on.join(", "));
         }

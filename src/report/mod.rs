@@ -2,10 +2,14 @@
 
 mod explain;
 mod markdown;
+mod preview;
+mod status;
 mod table;
 
 pub use explain::explain_text;
-pub use markdown::plan_markdown;
+pub use markdown::{plan_markdown, summary as plan_summary};
+pub use preview::preview_markdown;
+pub use status::{Pinned, status_table};
 pub use table::plan_table;
 
 use crate::rollout::{ModuleState, WaveStatus};

@@ -678,6 +678,28 @@ proptest! {
         }
     }
 
+    /// A cluster gone from the fleet loses its folder in the very next step, whatever the
+    /// health and wherever the rollout stands.
+    #[test]
+    fn removed_clusters_vanish_at_once((fleet, _) in arb_fleet(), gone in any::<prop::sample::Index>(), steps in 0..3usize) {
+        let mut branch = Branchy::empty();
+        let v1 = fleet.load();
+        converge(&v1, &mut branch, t(0));
+        let v2 = fleet.clone().module("web", "2.0.0", &fleet.modules[0].2, "").load();
+        for step in 0..steps {
+            let plan = branch.plan(&v2, Some(&healthy(&branch, t(100 + step as i64))), t(100 + step as i64));
+            branch.apply(&v2, &plan, t(100 + step as i64));
+        }
+        let name = fleet.clusters[gone.index(fleet.clusters.len())].0.clone();
+        let without = fleet.clone().without_cluster(&name).module("web", "2.0.0", &fleet.modules[0].2, "").load();
+        let plan = branch.plan(&without, None, t(200));
+        prop_assert!(!plan.next.pointers.clusters.contains_key(&name));
+        prop_assert_eq!(&plan.removed_clusters, &vec![name.clone()]);
+        for record in plan.next.records.values() {
+            prop_assert!(!record.contains(&format!("- {name}\n")), "{} still in a record", name);
+        }
+    }
+
     /// Wave membership does not depend on the order clusters are listed in.
     #[test]
     fn wave_membership_is_independent_of_input_order((fleet, _) in arb_fleet(), seed in any::<u64>()) {
@@ -694,4 +716,65 @@ proptest! {
         let total: usize = a.iter().map(|(_, c)| c.len()).sum();
         prop_assert_eq!(total, n);
     }
+}
+
+#[test]
+fn a_module_waits_for_the_modules_it_depends_on_to_be_on_its_clusters() {
+    let fleet = five_clusters().module("db", "1.0.0", "{}", "").module(
+        "app",
+        "1.0.0",
+        "{}",
+        "{waves: [{name: first, selector: {matchLabels: {canary: \"false\"}}}, {name: rest}]}",
+    );
+    let files = fleet.files();
+    let app = files.files["modules/app.yaml"].replace("  values:", "  dependsOn: [db]\n  values:");
+    let mut files = files;
+    files.insert("modules/app.yaml", app);
+    let loaded = crate::load::load(&files).unwrap_or_else(|e| panic!("{e}"));
+    let mut branch = Branchy::empty();
+    let plan = branch.plan(&loaded, None, t(0));
+    let app_plan = plan.modules.iter().find(|m| m.module == "app").unwrap();
+    assert_eq!(app_plan.deferred.len(), 4, "b, c, d, e wait for db");
+    let app_changes: Vec<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.module == "app")
+        .map(|c| c.cluster.as_str())
+        .collect();
+    assert_eq!(
+        app_changes,
+        vec!["a"],
+        "db's canary is a: app may go there with it"
+    );
+    branch.apply(&loaded, &plan, t(0));
+    let steps = {
+        let mut now = t(1);
+        let mut steps = 0;
+        for _ in 0..20 {
+            let plan = branch.plan(&loaded, Some(&healthy(&branch, now)), now);
+            if !plan.changed {
+                break;
+            }
+            for change in plan.changes.iter().filter(|c| c.module == "app") {
+                assert!(
+                    branch.state.branch.pointers.clusters[&change.cluster].contains_key("db")
+                        || plan.next.pointers.clusters[&change.cluster].contains_key("db")
+                );
+            }
+            branch.apply(&loaded, &plan, now);
+            now += SignedDuration::from_mins(1);
+            steps += 1;
+        }
+        steps
+    };
+    assert!(steps < 20);
+    assert!(
+        branch
+            .state
+            .branch
+            .pointers
+            .clusters
+            .values()
+            .all(|m| m.contains_key("app") && m.contains_key("db"))
+    );
 }

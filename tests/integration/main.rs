@@ -1,4 +1,14 @@
-//! The integration tests: one binary, one module per area.
+//! The integration tests: one binary (see ripgrep), one module per area.
 
-mod incremental;
 mod support;
+
+mod cli;
+mod errors;
+mod git;
+mod github;
+mod health;
+mod incremental;
+mod inventory;
+mod plan;
+mod reconcile;
+mod render;

@@ -1,0 +1,483 @@
+//! Writing trees and commits as git objects, reusing what a base tree already holds.
+
+use std::collections::BTreeSet;
+
+use git2::{ObjectType, Oid, Signature, Tree};
+
+use super::{Identity, Repo, failed};
+use crate::Error;
+use crate::layout::Files;
+
+const FILE: i32 = 0o100644;
+const FOLDER: i32 = 0o040000;
+
+impl Repo {
+    /// Writes the tree holding exactly `files` and returns its id. Blobs and whole folders that
+    /// are the same in `base_tree` are reused by id, not written again. No work tree or index is
+    /// touched. Without files, this is the empty tree.
+    pub fn write_tree(&self, base_tree: Option<Oid>, files: &Files) -> Result<Oid, Error> {
+        let entries: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(path, text)| check_path(path).map(|()| (path.as_str(), text.as_bytes())))
+            .collect::<Result<_, _>>()?;
+        let base = base_tree
+            .map(|id| {
+                self.repo
+                    .find_tree(id)
+                    .map_err(failed(format!("reading the base tree {id}")))
+            })
+            .transpose()?;
+        self.write_folder(base.as_ref(), &entries, 0)
+    }
+
+    /// Writes the tree whose top-level folders `managed` hold exactly `files` (all under them),
+    /// and whose other top-level entries are those of `base_tree`, reused by id: files fleeet
+    /// does not own on the rendered branch (a README, say) survive its commits.
+    pub fn write_managed_tree(
+        &self,
+        base_tree: Option<Oid>,
+        files: &Files,
+        managed: &[&str],
+    ) -> Result<Oid, Error> {
+        let ours = self.write_tree(base_tree, files)?;
+        let Some(base) = base_tree else {
+            return Ok(ours);
+        };
+        let context = || format!("keeping the files of tree {base} fleeet does not own");
+        let base = self.repo.find_tree(base).map_err(failed(context()))?;
+        let ours_tree = self.repo.find_tree(ours).map_err(failed(context()))?;
+        let mut builder = self
+            .repo
+            .treebuilder(Some(&ours_tree))
+            .map_err(failed(context()))?;
+        let mut kept = false;
+        for entry in base.iter() {
+            let name = String::from_utf8_lossy(entry.name_bytes());
+            if !managed.contains(&name.as_ref()) && ours_tree.get_name(&name).is_none() {
+                builder
+                    .insert(name.as_ref(), entry.id(), entry.filemode())
+                    .map_err(failed(context()))?;
+                kept = true;
+            }
+        }
+        if kept {
+            builder.write().map_err(failed(context()))
+        } else {
+            Ok(ours)
+        }
+    }
+
+    /// Writes a commit of `tree` on `parents` by `identity`, without moving any ref.
+    pub fn commit(
+        &self,
+        parents: &[Oid],
+        tree: Oid,
+        message: &str,
+        identity: &Identity,
+    ) -> Result<Oid, Error> {
+        let context = || format!("committing tree {tree}");
+        let time = git2::Time::new(identity.time.as_second(), 0);
+        let signature =
+            Signature::new(&identity.name, &identity.email, &time).map_err(failed(context()))?;
+        let tree = self.repo.find_tree(tree).map_err(failed(context()))?;
+        let parents = parents
+            .iter()
+            .map(|&id| self.find_commit(id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let parents: Vec<_> = parents.iter().collect();
+        self.repo
+            .commit(None, &signature, &signature, message, &tree, &parents)
+            .map_err(failed(context()))
+    }
+
+    /// Writes a commit with no parent and no files: the start of a rendered branch, so that the
+    /// first wave is a change on top of it like every other.
+    pub fn empty_root(&self, message: &str, identity: &Identity) -> Result<Oid, Error> {
+        let tree = self.write_tree(None, &Files::new())?;
+        self.commit(&[], tree, message, identity)
+    }
+
+    /// Writes the folder holding `entries` (full paths, sorted, with the folder's own path the
+    /// first `at` bytes of each) and returns its id; `base` is the same folder in the base tree.
+    fn write_folder(
+        &self,
+        base: Option<&Tree<'_>>,
+        entries: &[(&str, &[u8])],
+        at: usize,
+    ) -> Result<Oid, Error> {
+        let mut children: Vec<(&str, Oid, i32)> = Vec::new();
+        let mut rest = entries;
+        while let Some(&(path, bytes)) = rest.first() {
+            let relative = &path[at..];
+            match relative.split_once('/') {
+                None => {
+                    children.push((relative, self.write_blob(base, relative, bytes)?, FILE));
+                    rest = &rest[1..];
+                }
+                Some((name, _)) => {
+                    // Paths are sorted, so the folder's paths are the ones that follow.
+                    let inner = at + name.len() + 1;
+                    let count = rest
+                        .iter()
+                        .take_while(|(p, _)| {
+                            p.as_bytes().get(..inner) == path.as_bytes().get(..inner)
+                        })
+                        .count();
+                    let sub_base = base.and_then(|tree| self.subtree(tree, name));
+                    let id = self.write_folder(sub_base.as_ref(), &rest[..count], inner)?;
+                    children.push((name, id, FOLDER));
+                    rest = &rest[count..];
+                }
+            }
+        }
+
+        let folder = &entries.first().map_or("", |(path, _)| &path[..at]);
+        let mut names = BTreeSet::new();
+        if let Some(duplicate) = children.iter().find(|(name, ..)| !names.insert(*name)) {
+            return Err(Error::usage(
+                format!("{folder}{} is both a file and a folder", duplicate.0),
+                "a rendered path cannot be a file and hold files",
+            ));
+        }
+        if let Some(base) = base
+            && base.len() == children.len()
+            && children.iter().all(|&(name, id, mode)| {
+                base.get_name(name)
+                    .is_some_and(|e| e.id() == id && e.filemode() == mode)
+            })
+        {
+            return Ok(base.id());
+        }
+
+        let context = || format!("writing the folder {folder}");
+        let mut builder = self.repo.treebuilder(None).map_err(failed(context()))?;
+        for (name, id, mode) in children {
+            builder.insert(name, id, mode).map_err(failed(context()))?;
+        }
+        builder.write().map_err(failed(context()))
+    }
+
+    /// The id of the blob holding `bytes`, written unless `base` has it at `name` already.
+    fn write_blob(&self, base: Option<&Tree<'_>>, name: &str, bytes: &[u8]) -> Result<Oid, Error> {
+        let context = || format!("writing the file {name}");
+        let id = Oid::hash_object(ObjectType::Blob, bytes).map_err(failed(context()))?;
+        let unchanged = base
+            .and_then(|tree| tree.get_name(name))
+            .is_some_and(|e| e.id() == id && e.filemode() == FILE);
+        if !unchanged {
+            self.repo.blob(bytes).map_err(failed(context()))?;
+        }
+        Ok(id)
+    }
+
+    /// The folder `name` of `tree`, if it has one.
+    fn subtree(&self, tree: &Tree<'_>, name: &str) -> Option<Tree<'_>> {
+        let entry = tree.get_name(name)?;
+        if entry.kind() != Some(ObjectType::Tree) {
+            return None;
+        }
+        self.repo.find_tree(entry.id()).ok()
+    }
+}
+
+/// An error unless `path` is relative, `/`-separated, without empty, `.`, `..` or `.git` parts.
+fn check_path(path: &str) -> Result<(), Error> {
+    let bad = path
+        .split('/')
+        .find(|part| matches!(*part, "" | "." | "..") || part.eq_ignore_ascii_case(".git"));
+    if bad.is_some() || path.contains('\0') {
+        return Err(Error::usage(
+            format!("cannot write {path:?} to git"),
+            "paths are relative, `/`-separated, without empty, `.`, `..` or `.git` parts",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::testing::*;
+    use super::*;
+
+    /// The number of loose objects in the repository at `git_dir`.
+    fn loose_objects(git_dir: &Path) -> usize {
+        let in_fanout = |path: &Path| {
+            let folder = path
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy();
+            folder.len() == 2 && folder.chars().all(|c| c.is_ascii_hexdigit())
+        };
+        walkdir::WalkDir::new(git_dir.join("objects"))
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|e| e.file_type().is_file() && in_fanout(e.path()))
+            .count()
+    }
+
+    fn fleet_files(clusters: usize, version: &str) -> Files {
+        let mut files = Files::new();
+        for c in 0..clusters {
+            files.insert(format!("clusters/c{c}/kustomization.yaml"), "k".into());
+            for m in 0..3 {
+                let text = format!("cluster c{c} module m{m} version {version}");
+                files.insert(format!("clusters/c{c}/m{m}.yaml"), text.into());
+            }
+        }
+        files.insert(".fleeet/rollouts/m0.yaml".into(), "wave: 1".into());
+        files
+    }
+
+    #[test]
+    fn a_managed_tree_keeps_what_fleeet_does_not_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let before = files(&[
+            ("README.md", "hello"),
+            ("clusters/a/x.yaml", "1"),
+            (".fleeet/rollouts/x.yaml", "r"),
+        ]);
+        let base = repo.write_tree(None, &before).unwrap();
+        let next = files(&[("clusters/a/x.yaml", "2")]);
+        let tree = repo
+            .write_managed_tree(Some(base), &next, &["clusters", ".fleeet"])
+            .unwrap();
+        let commit = repo.commit(&[], tree, "t", &identity(1)).unwrap();
+        let all = repo
+            .read_files(commit, &["README.md", "clusters", ".fleeet"])
+            .unwrap();
+        assert_eq!(
+            all,
+            files(&[("README.md", "hello"), ("clusters/a/x.yaml", "2")])
+        );
+    }
+
+    #[test]
+    fn writes_exactly_the_files_and_reads_them_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let files = fleet_files(5, "1.0");
+        let tree = repo.write_tree(None, &files).unwrap();
+        let id = repo.commit(&[], tree, "t", &identity(1)).unwrap();
+        assert_eq!(
+            repo.read_files(id, &["clusters", ".fleeet"]).unwrap(),
+            files
+        );
+        // The same files make the same tree, whatever the base.
+        let empty = repo.write_tree(None, &Files::new()).unwrap();
+        assert_eq!(repo.write_tree(Some(empty), &files).unwrap(), tree);
+    }
+
+    #[test]
+    fn one_changed_file_writes_its_blob_and_the_folders_on_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let mut files = fleet_files(50, "1.0");
+        let base = repo.write_tree(None, &files).unwrap();
+        let before = loose_objects(dir.path());
+
+        files.insert("clusters/c7/m1.yaml".into(), "changed".into());
+        let tree = repo.write_tree(Some(base), &files).unwrap();
+
+        // The blob, clusters/c7, clusters and the root.
+        assert_eq!(loose_objects(dir.path()) - before, 4);
+        let (old, new) = (
+            repo.repo.find_tree(base).unwrap(),
+            repo.repo.find_tree(tree).unwrap(),
+        );
+        let id = |tree: &Tree<'_>, p: &str| tree.get_path(Path::new(p)).unwrap().id();
+        assert_eq!(id(&old, ".fleeet"), id(&new, ".fleeet"));
+        assert_eq!(id(&old, "clusters/c6"), id(&new, "clusters/c6"));
+        assert_ne!(id(&old, "clusters/c7"), id(&new, "clusters/c7"));
+        assert_eq!(
+            id(&old, "clusters/c7/m0.yaml"),
+            id(&new, "clusters/c7/m0.yaml")
+        );
+
+        // Unchanged files over the same base write nothing at all.
+        let before = loose_objects(dir.path());
+        assert_eq!(repo.write_tree(Some(tree), &files).unwrap(), tree);
+        assert_eq!(loose_objects(dir.path()), before);
+    }
+
+    #[test]
+    fn removed_files_and_emptied_folders_disappear() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let all = files(&[("clusters/a/x.yaml", "x"), ("clusters/b/y.yaml", "y")]);
+        let base = repo.write_tree(None, &all).unwrap();
+        let fewer = files(&[("clusters/a/x.yaml", "x")]);
+        let tree = repo.write_tree(Some(base), &fewer).unwrap();
+        assert_eq!(tree, repo.write_tree(None, &fewer).unwrap());
+        let id = repo.commit(&[], tree, "t", &identity(1)).unwrap();
+        assert_eq!(repo.read_files(id, &["clusters"]).unwrap(), fewer);
+    }
+
+    #[test]
+    fn refuses_paths_git_cannot_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        for bad in [
+            "/abs",
+            "a//b",
+            "a/../b",
+            "./a",
+            "a/",
+            ".git/config",
+            "a/.GIT/x",
+            "a\0b",
+        ] {
+            let error = repo.write_tree(None, &files(&[(bad, "x")])).unwrap_err();
+            assert!(matches!(error, Error::Usage { .. }), "{bad:?}: {error}");
+        }
+        let error = repo
+            .write_tree(None, &files(&[("a/b", "x"), ("a/b/c", "y")]))
+            .unwrap_err();
+        assert_eq!(error.to_string(), "a/b is both a file and a folder");
+    }
+
+    #[test]
+    fn commits_are_deterministic_and_an_empty_root_starts_a_branch() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let root = repo
+            .empty_root("fleeet: start the rendered branch", &identity(10))
+            .unwrap();
+        assert_eq!(
+            root,
+            repo.empty_root("fleeet: start the rendered branch", &identity(10))
+                .unwrap()
+        );
+        let commit = repo.repo.find_commit(root).unwrap();
+        assert_eq!(commit.parent_count(), 0);
+        assert!(commit.tree().unwrap().is_empty());
+        assert_eq!(commit.committer().when().seconds(), 10);
+        assert_eq!(commit.author().email().ok(), Some("fleeet@example.com"));
+
+        let tree = repo
+            .write_tree(None, &files(&[("clusters/a/x.yaml", "x")]))
+            .unwrap();
+        let child = repo.commit(&[root], tree, "wave 1", &identity(20)).unwrap();
+        let child = repo.repo.find_commit(child).unwrap();
+        assert_eq!(child.parent_ids().collect::<Vec<_>>(), [root]);
+        assert_eq!(child.message().ok(), Some("wave 1"));
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    //! `cargo test --release --lib git::write::timing -- --ignored --nocapture`
+
+    use std::time::Instant;
+
+    use super::super::testing::*;
+    use super::*;
+    use crate::git::Auth;
+
+    /// 10,000 clusters with 20 modules each: a kustomization and a pointer per module.
+    fn big_fleet(version: &str) -> Files {
+        let mut files = Files::new();
+        for c in 0..10_000 {
+            files.insert(
+                format!("clusters/cluster-{c:05}/kustomization.yaml"),
+                "resources: [...]\n".into(),
+            );
+            for m in 0..20 {
+                let text = format!(
+                    "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: module-{m}\n  namespace: flux-system\nspec:\n  interval: 10m\n  url: https://github.com/example/module-{m}\n  ref:\n    tag: v{version}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: module-{m}\n  namespace: flux-system\nspec:\n  path: ./deploy\n  postBuild:\n    substitute:\n      cluster: cluster-{c:05}\n"
+                );
+                files.insert(
+                    format!("clusters/cluster-{c:05}/module-{m:02}.yaml"),
+                    text.into(),
+                );
+            }
+        }
+        files
+    }
+
+    #[test]
+    #[ignore = "measures 200,000 files; run by hand in release mode"]
+    fn two_hundred_thousand_files() {
+        let time = |what: &str, start: Instant| eprintln!("{what}: {:.2?}", start.elapsed());
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let files = big_fleet("1.0.0");
+        eprintln!("{} files", files.len());
+
+        let start = Instant::now();
+        let tree = repo.write_tree(None, &files).unwrap();
+        time("write_tree, every object new (loose)", start);
+        let base = repo.commit(&[], tree, "base", &identity(1)).unwrap();
+
+        let start = Instant::now();
+        let read = repo.read_files(base, &["clusters", ".fleeet"]).unwrap();
+        time("read_files, loose objects", start);
+        assert_eq!(read.len(), files.len());
+
+        let mut one = files.clone();
+        one.insert(
+            "clusters/cluster-04242/module-07.yaml".into(),
+            "changed".into(),
+        );
+        let start = Instant::now();
+        repo.write_tree(Some(tree), &one).unwrap();
+        time("write_tree, one file changed", start);
+
+        let mut wave = files.clone();
+        for c in 0..1_000 {
+            let path = format!("clusters/cluster-{c:05}/module-03.yaml");
+            let text = wave[&path].replace("v1.0.0", "v1.1.0");
+            wave.insert(path, text.into());
+        }
+        let start = Instant::now();
+        repo.write_tree(Some(tree), &wave).unwrap();
+        time("write_tree, 1,000 files changed", start);
+
+        let remote_dir = tempfile::tempdir().unwrap();
+        Repo::init_bare(remote_dir.path()).unwrap();
+        let remote = remote_dir.path().to_str().unwrap();
+        let start = Instant::now();
+        repo.push_with_lease(remote, base, "rendered", None, &Auth::none())
+            .unwrap();
+        time("push to a local bare repository", start);
+
+        let clone_dir = tempfile::tempdir().unwrap();
+        let clone = Repo::init(clone_dir.path()).unwrap();
+        let start = Instant::now();
+        let tip = clone
+            .fetch_branch(remote, "rendered", &Auth::none())
+            .unwrap()
+            .unwrap();
+        time("fetch_branch", start);
+        let start = Instant::now();
+        let read = clone.read_files(tip, &["clusters", ".fleeet"]).unwrap();
+        time("read_files, packed objects", start);
+        assert_eq!(read, files);
+
+        // 20 waves of 500 clusters each upgrade module-03, then ask when each pointer of
+        // module-03 (all changed) and module-07 (never changed since the root) landed.
+        let (mut tip, mut tree, mut current) = (tip, clone.tree_of(tip).unwrap(), files);
+        for wave in 0..20 {
+            for c in wave * 500..(wave + 1) * 500 {
+                let path = format!("clusters/cluster-{c:05}/module-03.yaml");
+                let text = current[&path].replace("v1.0.0", "v1.1.0");
+                current.insert(path, text.into());
+            }
+            tree = clone.write_tree(Some(tree), &current).unwrap();
+            tip = clone
+                .commit(&[tip], tree, "wave", &identity(100 + wave as i64))
+                .unwrap();
+        }
+        let paths = (0..10_000)
+            .flat_map(|c| [3, 7].map(|m| format!("clusters/cluster-{c:05}/module-{m:02}.yaml")))
+            .collect();
+        let start = Instant::now();
+        let landed = clone.last_changed(tip, &paths).unwrap();
+        time("last_changed, 20,000 paths over 21 commits", start);
+        assert_eq!(landed.len(), 20_000);
+    }
+}

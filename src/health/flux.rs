@@ -1,0 +1,196 @@
+//! Module health from the status of Flux objects (`kustomize.toolkit.fluxcd.io/v1`
+//! Kustomization, `helm.toolkit.fluxcd.io/v2` HelmRelease), as kstatus reads them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::ModuleHealth;
+use crate::render::flux::MODULE_LABEL;
+
+/// The health of each module found among one cluster's Flux objects (labelled with
+/// `fleeet.dev/module`). A helm module (named in `helm_modules`) is judged by its HelmRelease,
+/// whose revision is the chart version it runs, unless its wrapper Kustomization reports a
+/// problem (then that shows, with the chart version); without a HelmRelease it is not ready.
+/// Any other module is judged by its Kustomization, whose revision is the one last applied.
+pub fn modules(
+    kustomizations: &[Value],
+    helm_releases: &[Value],
+    helm_modules: &BTreeSet<String>,
+) -> BTreeMap<String, ModuleHealth> {
+    let releases: BTreeMap<&str, &Value> = helm_releases
+        .iter()
+        .filter_map(|r| Some((module_of(r)?, r)))
+        .collect();
+    let mut modules = BTreeMap::new();
+    for kustomization in kustomizations {
+        let Some(module) = module_of(kustomization) else {
+            continue;
+        };
+        let wrapper = health(
+            kustomization,
+            string(&kustomization["status"]["lastAppliedRevision"]),
+        );
+        let judged = if helm_modules.contains(module) {
+            match releases.get(module) {
+                Some(release) if !failed(kustomization) => health(release, chart_version(release)),
+                Some(release) => ModuleHealth {
+                    revision: chart_version(release),
+                    ..wrapper
+                },
+                None => ModuleHealth {
+                    ready: false,
+                    revision: None,
+                    ..wrapper
+                },
+            }
+        } else {
+            wrapper
+        };
+        modules.insert(module.to_string(), judged);
+    }
+    modules
+}
+
+/// The health of one Flux object whose revision is `revision`. It is ready only when its
+/// `Ready` condition is `True` for its current generation.
+pub fn health(object: &Value, revision: Option<String>) -> ModuleHealth {
+    let status = &object["status"];
+    let ready = condition(status, "Ready");
+    let generation = object["metadata"]["generation"].as_i64();
+    let observed_generation = status["observedGeneration"].as_i64();
+    let current = match (generation, observed_generation) {
+        (Some(g), Some(o)) => o >= g,
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    ModuleHealth {
+        ready: current && ready.is_some_and(|c| c["status"] == "True"),
+        revision,
+        since: ready.and_then(|c| c["lastTransitionTime"].as_str()?.parse().ok()),
+        reason: ready.and_then(|c| string(&c["reason"])),
+        message: ready
+            .and_then(|c| c["message"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+        stalled: condition(status, "Stalled").is_some_and(|c| c["status"] == "True"),
+        generation,
+        observed_generation,
+    }
+}
+
+/// Whether an object reports a problem: `Stalled`, or `Ready=False` (a failure, or waiting for
+/// a dependency).
+fn failed(object: &Value) -> bool {
+    let status = &object["status"];
+    let is = |kind, value| condition(status, kind).is_some_and(|c| c["status"] == value);
+    is("Stalled", "True") || is("Ready", "False")
+}
+
+/// The chart version a HelmRelease runs: its latest release, else the one last attempted.
+fn chart_version(release: &Value) -> Option<String> {
+    let status = &release["status"];
+    string(&status["history"][0]["chartVersion"])
+        .or_else(|| string(&status["lastAttemptedRevision"]))
+}
+
+fn module_of(object: &Value) -> Option<&str> {
+    object["metadata"]["labels"][MODULE_LABEL].as_str()
+}
+
+fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+}
+
+fn string(value: &Value) -> Option<String> {
+    value.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(module: &str, ready: &str, reason: &str, extra: Value) -> Value {
+        let mut status = json!({
+            "conditions": [{"type": "Ready", "status": ready, "reason": reason, "message": reason,
+                            "lastTransitionTime": "2026-11-21T09:40:00Z"}],
+            "observedGeneration": 1
+        });
+        if let (Some(s), Some(e)) = (status.as_object_mut(), extra.as_object()) {
+            s.extend(e.clone());
+        }
+        json!({"metadata": {"name": module, "generation": 1,
+                            "labels": {"fleeet.dev/module": module}},
+               "status": status})
+    }
+
+    fn helm() -> BTreeSet<String> {
+        BTreeSet::from(["monitoring".to_string()])
+    }
+
+    #[test]
+    fn helm_modules_are_judged_by_their_release_unless_the_wrapper_fails() {
+        let wrapper = object(
+            "monitoring",
+            "True",
+            "ReconciliationSucceeded",
+            json!({"lastAppliedRevision": "fleeet/rendered@sha1:1"}),
+        );
+        let release = object(
+            "monitoring",
+            "True",
+            "UpgradeSucceeded",
+            json!({"history": [{"chartVersion": "61.3.0"}]}),
+        );
+        let found = modules(&[wrapper], std::slice::from_ref(&release), &helm());
+        assert_eq!(found["monitoring"].revision.as_deref(), Some("61.3.0"));
+        assert_eq!(
+            found["monitoring"].reason.as_deref(),
+            Some("UpgradeSucceeded")
+        );
+
+        let waiting = object("monitoring", "False", "DependencyNotReady", json!({}));
+        let found = modules(&[waiting], &[release], &helm());
+        assert!(!found["monitoring"].ready);
+        assert_eq!(
+            found["monitoring"].reason.as_deref(),
+            Some("DependencyNotReady")
+        );
+        assert_eq!(found["monitoring"].revision.as_deref(), Some("61.3.0"));
+    }
+
+    #[test]
+    fn a_helm_module_without_its_release_is_not_ready() {
+        let wrapper = object(
+            "monitoring",
+            "True",
+            "ReconciliationSucceeded",
+            json!({"lastAppliedRevision": "fleeet/rendered@sha1:1"}),
+        );
+        let found = modules(std::slice::from_ref(&wrapper), &[], &helm());
+        assert!(!found["monitoring"].ready);
+        assert_eq!(found["monitoring"].revision, None);
+        let found = modules(&[wrapper], &[], &BTreeSet::new());
+        assert!(
+            found["monitoring"].ready,
+            "a git module is its Kustomization"
+        );
+    }
+
+    #[test]
+    fn a_release_without_history_reports_the_chart_it_attempted() {
+        let release = object(
+            "m",
+            "False",
+            "InstallFailed",
+            json!({"lastAttemptedRevision": "1.0.0"}),
+        );
+        assert_eq!(chart_version(&release).as_deref(), Some("1.0.0"));
+        let unlabelled = json!({"metadata": {"name": "x"}, "status": {}});
+        assert!(modules(&[unlabelled], &[], &helm()).is_empty());
+    }
+}

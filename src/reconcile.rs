@@ -1,0 +1,350 @@
+//! `fleeet reconcile`: the next wave as a commit on the pull-request branch and one pull request
+//! into the rendered branch.
+//!
+//! Fetch the rendered branch (creating it with an empty root commit if it does not exist), plan
+//! against its tip, build the next tree as git objects on top of it, push it to the
+//! pull-request branch with a lease, then open or update the one fleeet pull request. A lost
+//! lease means another run moved the branch: re-fetch and re-plan, a bounded number of times.
+//! Nothing is pushed or written to GitHub when it would not change anything.
+
+use std::path::Path;
+
+use git2::Oid;
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::Error;
+use crate::git::{Auth, Identity, PushOutcome, Repo};
+use crate::github::{MergeMethod, MergeOutcome, PullRequestSpec, Target, runtime};
+use crate::health::HealthSnapshot;
+use crate::layout;
+use crate::model::Fleet;
+use crate::render::{Rendered, Renderer};
+use crate::report;
+use crate::rollout::{self, Inputs, ModuleState, Plan};
+
+/// How many times a run re-plans after another run moved a branch under it.
+pub const ATTEMPTS: usize = 3;
+
+/// What `reconcile` works with.
+pub struct Options<'a> {
+    pub fleet_dir: &'a Path,
+    /// A remote name or URL.
+    pub remote: &'a str,
+    pub auth: Auth,
+    /// None: no pull request is opened (the branch is still pushed unless `dry_run`).
+    pub github: Option<Target>,
+    pub health: Option<&'a HealthSnapshot>,
+    pub now: Timestamp,
+    pub dry_run: bool,
+}
+
+/// What happened to the pull request.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullRequestReport {
+    pub number: u64,
+    pub url: String,
+    /// created, updated, unchanged, closed or merged.
+    pub action: String,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub plan: Plan,
+    /// The commit proposed on the pull-request branch, if the plan changes anything.
+    pub commit: Option<String>,
+    /// Whether the pull-request branch was moved by this run.
+    pub pushed: bool,
+    pub pull_request: Option<PullRequestReport>,
+    /// Another run kept moving the pull-request branch: this run left it the next step.
+    pub ahead: bool,
+    /// What was done or would be done, in order, for people.
+    pub log: Vec<String>,
+}
+
+/// Runs one reconcile of `fleet` (loaded from `options.fleet_dir`).
+pub fn reconcile(
+    fleet: &Fleet,
+    renderer: &Renderer<'_>,
+    desired: &Rendered,
+    options: &Options<'_>,
+) -> Result<Report, Error> {
+    let repo = Repo::open(options.fleet_dir)?;
+    let source = repo.resolve("HEAD")?;
+    let output = &fleet.spec.output;
+    let pr_branch = &fleet.spec.github.branch;
+    let identity = Identity {
+        name: "fleeet".into(),
+        email: "fleeet@users.noreply.github.com".into(),
+        time: options.now,
+    };
+    let mut log = Vec::new();
+    let mut last_plan = None;
+    for attempt in 1..=ATTEMPTS {
+        let mut rendered = repo.fetch_branch(options.remote, &output.branch, &options.auth)?;
+        if rendered.is_none() && !options.dry_run {
+            let root = repo.empty_root("fleeet: start the rendered branch\n\nPull requests of fleeet add each rollout wave on top of this commit.\n", &identity)?;
+            match repo.push_with_lease(options.remote, root, &output.branch, None, &options.auth)? {
+                PushOutcome::Pushed => log.push(format!(
+                    "created {} with an empty root commit",
+                    output.branch
+                )),
+                PushOutcome::Rejected { .. } => continue,
+            }
+            rendered = Some(root);
+        }
+        let proposed = repo.fetch_branch(options.remote, pr_branch, &options.auth)?;
+        let current = repo.current_state(rendered, &output.path.value)?;
+        let plan = rollout::plan(&Inputs {
+            renderer,
+            desired,
+            current: &current,
+            health: options.health,
+            now: options.now,
+        });
+
+        if !plan.changed {
+            log.push("nothing to roll out now".into());
+            let pull_request = match &options.github {
+                Some(target) => {
+                    close_open_pull_request(fleet, target, &plan, options.dry_run, &mut log)?
+                }
+                None => None,
+            };
+            return Ok(Report {
+                plan,
+                commit: None,
+                pushed: false,
+                pull_request,
+                ahead: false,
+                log,
+            });
+        }
+
+        let files = layout::branch_files(&plan.next, &output.path.value);
+        let base = rendered.map(|c| repo.tree_of(c)).transpose()?;
+        let tree =
+            repo.write_managed_tree(base, &files, &Repo::managed_folders(&output.path.value))?;
+        let up_to_date = match proposed {
+            Some(head) => {
+                repo.tree_of(head)? == tree
+                    && repo.parents_of(head)? == rendered.into_iter().collect::<Vec<_>>()
+            }
+            None => false,
+        };
+        let head = if up_to_date {
+            log.push(format!("{pr_branch} already holds this step"));
+            proposed.expect("up to date implies a head")
+        } else {
+            let message = commit_message(&plan, source);
+            let commit = repo.commit(
+                &rendered.into_iter().collect::<Vec<_>>(),
+                tree,
+                &message,
+                &identity,
+            )?;
+            if options.dry_run {
+                log.push(format!("would push {} to {pr_branch}", short(commit)));
+                commit
+            } else {
+                match repo.push_with_lease(
+                    options.remote,
+                    commit,
+                    pr_branch,
+                    proposed,
+                    &options.auth,
+                )? {
+                    PushOutcome::Pushed => {
+                        log.push(format!("pushed {} to {pr_branch}", short(commit)));
+                        commit
+                    }
+                    PushOutcome::Rejected { reason } => {
+                        log.push(format!("{pr_branch} moved under this run ({reason}); planning again (attempt {attempt} of {ATTEMPTS})"));
+                        last_plan = Some(plan);
+                        continue;
+                    }
+                }
+            }
+        };
+        let pushed = !up_to_date && !options.dry_run;
+        let pull_request = match &options.github {
+            Some(target) => Some(open_pull_request(
+                fleet,
+                target,
+                &plan,
+                head,
+                options.dry_run,
+                &mut log,
+            )?),
+            None => None,
+        };
+        return Ok(Report {
+            plan,
+            commit: Some(head.to_string()),
+            pushed,
+            pull_request,
+            ahead: false,
+            log,
+        });
+    }
+    log.push(format!(
+        "another run is ahead: {pr_branch} kept moving; it proposes the next step"
+    ));
+    let plan = last_plan.ok_or_else(|| Error::Git {
+        context: format!("creating {}", output.branch),
+        message: "another run kept creating it at the same time".into(),
+    })?;
+    Ok(Report {
+        plan,
+        commit: None,
+        pushed: false,
+        pull_request: None,
+        ahead: true,
+        log,
+    })
+}
+
+/// The commit message: a one-line summary, the plan, and trailers.
+pub fn commit_message(plan: &Plan, source: Option<Oid>) -> String {
+    let mut message = format!("{}\n\n", title(plan));
+    message.push_str(&report::plan_table(plan, false));
+    message.push('\n');
+    if let Some(source) = source {
+        message.push_str(&format!("Fleeet-Source: {source}\n"));
+    }
+    for m in plan
+        .modules
+        .iter()
+        .filter(|m| m.state == ModuleState::Advancing)
+    {
+        for wave in m
+            .waves
+            .iter()
+            .filter(|w| w.status == rollout::WaveStatus::Applying)
+        {
+            message.push_str(&format!(
+                "Fleeet-Wave: {} {} {}\n",
+                m.module,
+                m.to.as_deref().unwrap_or("removed"),
+                wave.name
+            ));
+        }
+    }
+    message
+}
+
+/// The pull request's title: the plan's summary without markdown.
+pub fn title(plan: &Plan) -> String {
+    report::plan_summary(plan).replace("**", "")
+}
+
+fn open_pull_request(
+    fleet: &Fleet,
+    target: &Target,
+    plan: &Plan,
+    head: Oid,
+    dry_run: bool,
+    log: &mut Vec<String>,
+) -> Result<PullRequestReport, Error> {
+    let settings = &fleet.spec.github;
+    let spec = PullRequestSpec {
+        head: settings.branch.clone(),
+        base: fleet.spec.output.branch.clone(),
+        title: title(plan),
+        body: report::plan_markdown(plan),
+        labels: settings.labels.clone(),
+        reviewers: settings.reviewers.clone(),
+    };
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let github = target.client()?;
+        if dry_run {
+            let existing = github.find_pull_request(&spec.head, &spec.base).await?;
+            let (number, url, action) = match existing {
+                Some(pr) => (pr.number, pr.html_url, "would update"),
+                None => (0, String::new(), "would create"),
+            };
+            log.push(format!("{action} the pull request {:?}", spec.title));
+            return Ok(PullRequestReport {
+                number,
+                url,
+                action: action.replace(' ', "-"),
+            });
+        }
+        let outcome = github.upsert_pull_request(&spec).await?;
+        let pr = outcome.pull_request;
+        let mut action = format!("{:?}", outcome.action).to_lowercase();
+        log.push(format!(
+            "{action} pull request #{} {}",
+            pr.number, pr.html_url
+        ));
+        if settings.auto_merge {
+            match github
+                .merge_when_mergeable(pr.number, &head.to_string(), MergeMethod::Merge)
+                .await?
+            {
+                MergeOutcome::Merged { sha } => {
+                    log.push(format!(
+                        "merged pull request #{} as {}",
+                        pr.number,
+                        &sha[..sha.len().min(12)]
+                    ));
+                    action = "merged".into();
+                }
+                MergeOutcome::NotMergeable { reason } => log.push(format!("not merged: {reason}")),
+                MergeOutcome::HeadMoved { .. } => {
+                    log.push("not merged: the pull request moved since this run pushed it".into())
+                }
+            }
+        }
+        Ok(PullRequestReport {
+            number: pr.number,
+            url: pr.html_url,
+            action,
+        })
+    })
+}
+
+fn close_open_pull_request(
+    fleet: &Fleet,
+    target: &Target,
+    plan: &Plan,
+    dry_run: bool,
+    log: &mut Vec<String>,
+) -> Result<Option<PullRequestReport>, Error> {
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let github = target.client()?;
+        let Some(pr) = github
+            .find_pull_request(&fleet.spec.github.branch, &fleet.spec.output.branch)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let why: Vec<String> = plan
+            .modules
+            .iter()
+            .filter(|m| m.state != ModuleState::Complete)
+            .map(|m| format!("- `{}`: {}", m.module, m.reason))
+            .collect();
+        let comment = if why.is_empty() {
+            "fleeet closed this pull request: every cluster runs the desired state, there is nothing left to roll out.".to_string()
+        } else {
+            format!("fleeet closed this pull request: no wave can advance now.\n\n{}", why.join("\n"))
+        };
+        if dry_run {
+            log.push(format!("would close pull request #{}", pr.number));
+            return Ok(Some(PullRequestReport { number: pr.number, url: pr.html_url, action: "would-close".into() }));
+        }
+        github.close_pull_request(pr.number, &comment).await?;
+        log.push(format!("closed pull request #{}: nothing to roll out now", pr.number));
+        Ok(Some(PullRequestReport { number: pr.number, url: pr.html_url, action: "closed".into() }))
+    })
+}
+
+fn short(id: Oid) -> String {
+    id.to_string()[..12].to_string()
+}

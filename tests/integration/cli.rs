@@ -1,0 +1,151 @@
+//! The small commands: explain, bootstrap, schema, help.
+
+use crate::support::{Fleet, example_fleet, run_in};
+
+#[test]
+fn explain_says_why_a_module_is_or_is_not_on_a_cluster() {
+    let fleet = Fleet::example();
+    let text = fleet.run(&["explain", "store-berlin-1"]).success();
+    insta::assert_snapshot!(
+        "explain_store_berlin_1",
+        text.replace(&fleet.path().display().to_string(), "<fleet>")
+    );
+
+    let json = fleet
+        .run(&["explain", "prod-eu-1", "ingress-nginx", "--format", "json"])
+        .success();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let module = &json["modules"][0];
+    assert_eq!(module["selected"], true);
+    assert_eq!(module["terms"][0]["term"], "tier notin (edge)");
+    assert_eq!(module["values"]["controller"]["replicaCount"], 4);
+    assert_eq!(
+        module["dependsOn"],
+        serde_json::json!(["cert-manager", "platform-base"])
+    );
+
+    let err = fleet
+        .run(&["explain", "prod-eu-1", "ingres-nginx"])
+        .failure(2);
+    assert!(err.contains("did you mean \"ingress-nginx\"?"), "{err}");
+}
+
+#[test]
+fn bootstrap_prints_what_a_new_cluster_applies() {
+    let fleet = Fleet::example();
+    let yaml = fleet
+        .run(&[
+            "bootstrap",
+            "prod-us-1",
+            "--url",
+            "https://github.com/acme/fleet",
+            "--secret-ref",
+            "fleet-auth",
+        ])
+        .success();
+    insta::assert_snapshot!("bootstrap_prod_us_1", yaml);
+    let err = fleet
+        .run(&[
+            "bootstrap",
+            "prod-us-1",
+            "--url",
+            "git@github.com:acme/fleet",
+        ])
+        .failure(2);
+    assert!(err.contains("is not a URL Flux can clone"), "{err}");
+}
+
+#[test]
+fn the_checked_in_schemas_are_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("schemas");
+    run_in(dir.path(), &["schema", "--out", out.to_str().unwrap()]).success();
+    let checked_in = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    for name in ["fleet.json", "cluster.json", "module.json"] {
+        let fresh = std::fs::read_to_string(out.join(name)).unwrap();
+        let current = std::fs::read_to_string(checked_in.join(name)).unwrap_or_default();
+        assert!(
+            fresh == current,
+            "schemas/{name} is stale: run `cargo run -- schema --out schemas`"
+        );
+    }
+}
+
+#[test]
+fn the_schemas_accept_every_example_file() {
+    let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let load = |name: &str| {
+        let text = std::fs::read_to_string(schemas.join(name)).unwrap();
+        jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap()
+    };
+    let (fleet, cluster, module) = (
+        load("fleet.json"),
+        load("cluster.json"),
+        load("module.json"),
+    );
+    let mut checked = 0;
+    for entry in walkdir::WalkDir::new(example_fleet()) {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let relative = path
+            .strip_prefix(example_fleet())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let validator = match relative.split('/').next().unwrap() {
+            "fleet.yaml" => &fleet,
+            "clusters" | "inventory" if path.is_file() => &cluster,
+            "modules" if path.is_file() => &module,
+            _ => continue,
+        };
+        let text = std::fs::read_to_string(path).unwrap();
+        let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{relative}: {errors:?}");
+        if !relative.starts_with("inventory") {
+            assert!(
+                text.starts_with("# yaml-language-server: $schema="),
+                "{relative} names its schema for editors"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 19, "{checked} files checked");
+}
+
+#[test]
+fn the_schema_rejects_what_the_loader_rejects() {
+    let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let text = std::fs::read_to_string(schemas.join("module.json")).unwrap();
+    let validator = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+    let bad = serde_json::json!({
+        "apiVersion": "fleeet.dev/v1alpha1", "kind": "Module", "metadata": {"name": "x"},
+        "spec": {"version": "1", "source": {"oci": {"url": "oci://x"}}, "selector": {}, "valeus": {}}
+    });
+    assert!(
+        !validator.is_valid(&bad),
+        "unknown fields are errors in the schema too"
+    );
+}
+
+#[test]
+fn help_teaches_with_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = run_in(dir.path(), &["--help"]).success();
+    for command in [
+        "validate",
+        "render",
+        "explain",
+        "bootstrap",
+        "plan",
+        "schema",
+    ] {
+        assert!(help.contains(command), "{command} missing from --help");
+    }
+    assert!(help.contains("Examples:"));
+    let help = run_in(dir.path(), &["render", "--help"]).success();
+    assert!(
+        help.contains("--out <DIR>") && help.contains("Examples:"),
+        "{help}"
+    );
+}

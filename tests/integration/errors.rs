@@ -1,0 +1,322 @@
+//! Every kind of bad input: a clear error with file, line and column, exit code 1, nothing
+//! written.
+
+use crate::support::Fleet;
+
+const OCI: &str = "  version: \"1.0\"\n  source:\n    oci:\n      url: oci://example.com/app\n";
+
+/// Validates and renders `fleet`: both must fail with exit code 1 and write nothing. Returns
+/// the error text of `validate`.
+#[track_caller]
+fn rejected(fleet: &Fleet) -> String {
+    let stderr = fleet.run(&["validate"]).failure(1);
+    let out = fleet.path().join("out");
+    let render = fleet
+        .run(&["render", "--out", out.to_str().unwrap()])
+        .failure(1);
+    assert_eq!(render, stderr, "render reports what validate does");
+    assert!(!out.exists(), "nothing is written on invalid input");
+    stderr
+}
+
+#[test]
+fn malformed_yaml() {
+    let fleet = Fleet::new().file(
+        "modules/app.yaml",
+        "apiVersion: fleeet.dev/v1alpha1\nkind: Module\nmetadata:\n  name: app\n  labels: {a: b\n",
+    );
+    let err = rejected(&fleet);
+    assert!(err.contains("modules/app.yaml:5:"), "{err}");
+}
+
+#[test]
+fn unknown_field() {
+    let fleet = Fleet::new().module(
+        "app",
+        &format!("{OCI}  selector: {{}}\n  valeus: {{a: b}}\n"),
+    );
+    let err = rejected(&fleet);
+    assert!(
+        err.contains("modules/app.yaml:11:3: unknown field `valeus`, expected one of"),
+        "{err}"
+    );
+    assert!(err.contains("hint: a module has apiVersion"), "{err}");
+}
+
+#[test]
+fn missing_required_field() {
+    let fleet = Fleet::new().module("app", OCI);
+    let err = rejected(&fleet);
+    assert!(
+        err.contains("modules/app.yaml:") && err.contains("missing field `selector`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_kind_and_api_version() {
+    let fleet = Fleet::new()
+        .file(
+            "clusters/a.yaml",
+            "apiVersion: fleeet.dev/v1\nkind: Cluster\nmetadata:\n  name: a\n",
+        )
+        .file(
+            "modules/b.yaml",
+            "apiVersion: fleeet.dev/v1alpha1\nkind: Modul\nmetadata:\n  name: b\n",
+        );
+    let err = rejected(&fleet);
+    assert!(
+        err.contains("clusters/a.yaml:1:13: unknown variant `fleeet.dev/v1`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "modules/b.yaml:2:7: unknown variant `Modul`, expected one of Module, BootstrapModule"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_names() {
+    let fleet = Fleet::new()
+        .module("app", &format!("{OCI}  selector: {{}}\n"))
+        .file(
+            "modules/app-again.yaml",
+            &format!("apiVersion: fleeet.dev/v1alpha1\nkind: BootstrapModule\nmetadata:\n  name: app\nspec:\n{OCI}  selector: {{}}\n"),
+        )
+        .cluster("a", "{}")
+        .file("clusters/more.yaml", "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: a\n");
+    let err = rejected(&fleet);
+    assert!(
+        err.contains("modules/app.yaml:4:9: module \"app\" is defined twice"),
+        "{err}"
+    );
+    assert!(err.contains("hint: the first definition is at"), "{err}");
+    assert!(
+        err.contains("clusters/more.yaml:4:9: cluster \"a\" is defined twice under clusters/"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_and_path_like_names() {
+    let fleet = Fleet::new()
+        .file("clusters/a.yaml", "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: ../../etc\n")
+        .file("clusters/b.yaml", "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: Prod_EU\n  labels: {\"bad key!\": x}\n")
+        .module("app/x", &format!("{OCI}  selector: {{}}\n"));
+    let err = rejected(&fleet);
+    assert!(
+        err.contains("clusters/a.yaml:4:9: cluster name \"../../etc\" contains '.'"),
+        "{err}"
+    );
+    assert!(
+        err.contains("clusters/b.yaml:4:9: cluster name \"Prod_EU\" contains 'P'"),
+        "{err}"
+    );
+    assert!(err.contains("label key \"bad key!\""), "{err}");
+    assert!(err.contains("module name \"app/x\" contains '/'"), "{err}");
+    assert!(
+        err.contains("hint: names become folder and Kubernetes object names"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_selectors() {
+    let fleet = Fleet::new()
+        .module("a", &format!("{OCI}  selector:\n    matchExpressions:\n      - {{key: env, operator: Contains, values: [x]}}\n"))
+        .module("b", &format!("{OCI}  selector:\n    matchExpressions:\n      - {{key: env, operator: In}}\n      - {{key: tier, operator: Exists, values: [x]}}\n"));
+    let err = rejected(&fleet);
+    assert!(
+        err.contains("modules/a.yaml:12:30: unknown variant `Contains`, expected one of In, NotIn, Exists, DoesNotExist"),
+        "{err}"
+    );
+    assert!(err.contains("modules/b.yaml:11:5: spec.selector: matchExpressions on \"env\": operator In needs at least one value"), "{err}");
+    assert!(err.contains("operator Exists takes no values"), "{err}");
+}
+
+#[test]
+fn undefined_template_variables_name_the_value_and_the_clusters() {
+    let fleet = Fleet::new().cluster("a", "{}").cluster("b", "{}").module(
+        "app",
+        &format!(
+            "{OCI}  selector: {{}}\n  values:\n    host: \"{{{{ cluster.values.domain }}}}\"\n"
+        ),
+    );
+    let err = rejected(&fleet);
+    assert!(
+        err.contains(
+            "modules/app.yaml:12:11: host of module \"app\" on cluster a, b: undefined value"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("hint: templates see cluster."), "{err}");
+}
+
+#[test]
+fn template_syntax_errors() {
+    let fleet = Fleet::new().module(
+        "app",
+        &format!("{OCI}  selector: {{}}\n  values:\n    host: \"{{{{ cluster.name \"\n"),
+    );
+    let err = rejected(&fleet);
+    assert!(
+        err.contains("modules/app.yaml:12:11: template syntax error in host:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn dependency_cycles() {
+    let fleet = Fleet::new()
+        .module("a", &format!("{OCI}  selector: {{}}\n  dependsOn: [b]\n"))
+        .module("b", &format!("{OCI}  selector: {{}}\n  dependsOn: [c]\n"))
+        .module("c", &format!("{OCI}  selector: {{}}\n  dependsOn: [a]\n"));
+    let err = rejected(&fleet);
+    assert!(
+        err.contains("modules/a.yaml:11:15: dependency cycle: a -> b -> c -> a"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("dependency cycle").count(),
+        1,
+        "one cycle, reported once: {err}"
+    );
+}
+
+#[test]
+fn bootstrap_modules_may_not_depend_on_modules() {
+    let fleet = Fleet::new()
+        .module("app", &format!("{OCI}  selector: {{}}\n"))
+        .file(
+            "modules/base.yaml",
+            &format!("apiVersion: fleeet.dev/v1alpha1\nkind: BootstrapModule\nmetadata:\n  name: base\nspec:\n{OCI}  selector: {{}}\n  dependsOn: [app]\n"),
+        );
+    let err = rejected(&fleet);
+    assert!(
+        err.contains(
+            "modules/base.yaml:11:15: bootstrap module \"base\" depends on module \"app\""
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn depends_on_an_unknown_module() {
+    let fleet = Fleet::new()
+        .module("db", &format!("{OCI}  selector: {{}}\n"))
+        .module(
+            "web",
+            &format!("{OCI}  selector: {{}}\n  dependsOn: [dbb]\n"),
+        );
+    let err = rejected(&fleet);
+    assert!(err.contains("modules/web.yaml:11:15: dependsOn: there is no module \"dbb\"\n  hint: did you mean \"db\"?"), "{err}");
+}
+
+#[test]
+fn depends_on_a_module_not_on_the_same_clusters() {
+    let fleet = Fleet::new()
+        .cluster("prod", "{env: prod}")
+        .cluster("dev", "{env: dev}")
+        .module(
+            "db",
+            &format!("{OCI}  selector: {{matchLabels: {{env: prod}}}}\n"),
+        )
+        .module(
+            "app",
+            &format!("{OCI}  selector: {{}}\n  dependsOn: [db]\n"),
+        );
+    let err = rejected(&fleet);
+    assert!(
+        err.contains("modules/app.yaml:11:15: module \"app\" depends on \"db\", which does not go to 1 cluster it goes to: dev"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "hint: Flux would wait forever there: widen the selector of \"db\" (env=prod)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn kustomize_values_must_be_strings() {
+    let fleet = Fleet::new().cluster("a", "{}").module(
+        "app",
+        &format!("{OCI}  selector: {{}}\n  values:\n    resources: {{cpu: 1}}\n    bad-name: x\n"),
+    );
+    let err = rejected(&fleet);
+    assert!(err.contains("modules/app.yaml:12:16: value \"resources\" is a map, but module \"app\" applies a kustomization"), "{err}");
+    assert!(
+        err.contains("value \"bad-name\" is not a substitution variable name"),
+        "{err}"
+    );
+}
+
+#[test]
+fn values_from_must_name_a_value_file() {
+    let fleet = Fleet::new().file("values/common.yaml", "a: 1\n").module(
+        "app",
+        &format!("{OCI}  selector: {{}}\n  valuesFrom: [values/comon.yaml, ../secrets.yaml]\n"),
+    );
+    let err = rejected(&fleet);
+    assert!(err.contains("spec.valuesFrom: no value file \"values/comon.yaml\"\n  hint: the value files are: values/common.yaml"), "{err}");
+    assert!(
+        err.contains("spec.valuesFrom entry \"../secrets.yaml\" is not a file under values/"),
+        "{err}"
+    );
+}
+
+#[test]
+fn source_urls_must_be_flux_urls() {
+    let fleet = Fleet::new().module(
+        "app",
+        "  version: \"1.0\"\n  source:\n    git:\n      url: git@github.com:acme/app.git\n  selector: {}\n",
+    );
+    let err = rejected(&fleet);
+    assert!(err.contains("modules/app.yaml:9:12: spec.source.git.url \"git@github.com:acme/app.git\" must start with https://, http://, ssh://"), "{err}");
+    assert!(
+        err.contains("hint: Flux needs SSH addresses as URLs: ssh://git@github.com/acme/app.git"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_error_is_reported_not_only_the_first() {
+    let fleet = Fleet::new()
+        .file("clusters/a.yaml", "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: a\nspec:\n  valuse: {}\n")
+        .module("b", OCI)
+        .module("c", &format!("{OCI}  selector: {{}}\n  dependsOn: [nope]\n"));
+    let err = rejected(&fleet);
+    assert!(err.contains("clusters/a.yaml:6:3"), "{err}");
+    assert!(err.contains("modules/b.yaml:"), "{err}");
+    assert!(err.contains("modules/c.yaml:11:15"), "{err}");
+    assert!(err.ends_with("3 errors found\n"), "{err}");
+}
+
+#[test]
+fn a_missing_fleet_file_or_directory() {
+    let err = Fleet::empty().run(&["validate"]).failure(1);
+    assert!(
+        err.contains("fleet.yaml: not found: a fleet repository has a fleet.yaml at its root"),
+        "{err}"
+    );
+    let err = Fleet::empty()
+        .run(&["validate", "--fleet", "nowhere"])
+        .failure(1);
+    assert!(err.contains("nowhere is not a fleet repository"), "{err}");
+}
+
+#[test]
+fn symbolic_links_are_not_followed() {
+    let fleet = Fleet::new();
+    std::os::unix::fs::symlink("/etc/hostname", fleet.path().join("values.yaml")).unwrap();
+    std::fs::create_dir_all(fleet.path().join("values")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", fleet.path().join("values/passwd.yaml")).unwrap();
+    let err = fleet.run(&["validate"]).failure(1);
+    assert!(
+        err.contains("values/passwd.yaml: is a symbolic link; fleeet does not follow links"),
+        "{err}"
+    );
+}

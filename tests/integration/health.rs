@@ -1,0 +1,464 @@
+//! Health collection (`fleeet status` and the library's `collect_blocking`) against a fake
+//! management cluster holding kubeconfig Secrets that point at fake workload clusters.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fleeet::health::collect::collect_blocking;
+use fleeet::health::{ClusterHealth, HealthSnapshot};
+use fleeet::kubernetes::Target;
+use fleeet::load::FleetFiles;
+
+use crate::support::kube::{
+    FakeCluster, Fault, GIT_REPOSITORIES, HELM_RELEASES, KUSTOMIZATIONS, Server, closed_port,
+};
+use crate::support::objects::{Flux, helm_release, helm_wrapper, kubeconfig_secret, kustomization};
+use crate::support::{fleeet, fleet, kubeconfig_file};
+
+const NS: &str = "flux-system";
+const REVISION: &str = "v1.4.2@sha1:0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
+
+const MODULES: [(&str, &str); 2] = [
+    (
+        "modules/ingress.yaml",
+        "apiVersion: fleeet.dev/v1alpha1
+kind: Module
+metadata:
+  name: ingress
+spec:
+  version: 1.4.2
+  source:
+    git:
+      url: https://github.com/acme/ingress
+      tag: v{{ version }}
+  selector: {}
+",
+    ),
+    (
+        "modules/monitoring.yaml",
+        "apiVersion: fleeet.dev/v1alpha1
+kind: Module
+metadata:
+  name: monitoring
+spec:
+  version: 61.3.0
+  source:
+    helm:
+      repository: https://prometheus-community.github.io/helm-charts
+      chart: kube-prometheus-stack
+  selector: {}
+",
+    ),
+];
+
+/// An inventory file for a Cluster API cluster in namespace `fleet`.
+fn inventory_file(name: &str) -> (String, String) {
+    (
+        format!("inventory/{name}.yaml"),
+        format!(
+            "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: {name}\nspec:\n  facts:\n    clusterAPI: {{namespace: fleet, name: {name}, uid: u-{name}}}\n"
+        ),
+    )
+}
+
+/// A workload cluster with Flux installed, requiring its own token.
+fn workload(name: &str) -> FakeCluster {
+    let cluster = FakeCluster::new();
+    cluster
+        .serve(KUSTOMIZATIONS, true)
+        .serve(HELM_RELEASES, true)
+        .serve(GIT_REPOSITORIES, true)
+        .require_token(&format!("token-{name}"));
+    cluster
+}
+
+/// A workload cluster whose `ingress` is in `state` at `revision` and whose `monitoring`
+/// HelmRelease runs `chart` in `helm`.
+fn flux_cluster(name: &str, state: Flux, revision: &str, chart: &str, helm: Flux) -> FakeCluster {
+    let cluster = workload(name);
+    cluster
+        .put(kustomization(NS, "ingress", revision, state))
+        .put(helm_wrapper(NS, "monitoring", name))
+        .put(helm_release(NS, "monitoring", chart, helm));
+    cluster
+}
+
+/// The management cluster, with each cluster's kubeconfig Secret pointing at its server.
+fn management_with(secrets: &[(&str, String)]) -> FakeCluster {
+    let mgmt = FakeCluster::new();
+    mgmt.require_token(crate::support::MANAGEMENT_TOKEN);
+    for (name, server) in secrets {
+        mgmt.put(kubeconfig_secret(
+            "fleet",
+            &format!("{name}-kubeconfig"),
+            server,
+            &format!("token-{name}"),
+        ));
+    }
+    mgmt
+}
+
+struct Setup {
+    fleet: tempfile::TempDir,
+    kubeconfig: PathBuf,
+}
+
+/// Every case of the issue, in one fleet: each cluster shows one way health can be.
+fn setup() -> Setup {
+    let mut secrets: Vec<(&str, String)> = Vec::new();
+    let mut start = |name: &'static str, cluster: FakeCluster| {
+        secrets.push((name, Server::start(&cluster).url()));
+    };
+    start(
+        "healthy",
+        flux_cluster("healthy", Flux::Healthy, REVISION, "61.3.0", Flux::Healthy),
+    );
+    start(
+        "progressing",
+        flux_cluster(
+            "progressing",
+            Flux::Progressing,
+            REVISION,
+            "61.3.0",
+            Flux::Progressing,
+        ),
+    );
+    start(
+        "failed",
+        flux_cluster("failed", Flux::Failed, REVISION, "61.2.0", Flux::Failed),
+    );
+    start(
+        "stalled",
+        flux_cluster("stalled", Flux::Stalled, REVISION, "61.3.0", Flux::Stalled),
+    );
+    start(
+        "stale",
+        flux_cluster(
+            "stale",
+            Flux::StaleGeneration,
+            REVISION,
+            "61.3.0",
+            Flux::StaleGeneration,
+        ),
+    );
+    start(
+        "old-revision",
+        flux_cluster(
+            "old-revision",
+            Flux::Healthy,
+            "v1.4.1@sha1:77aa",
+            "61.2.0",
+            Flux::Healthy,
+        ),
+    );
+    let forbidden = flux_cluster(
+        "forbidden",
+        Flux::Healthy,
+        REVISION,
+        "61.3.0",
+        Flux::Healthy,
+    );
+    forbidden.fault(
+        "/kustomizations",
+        Fault::Status(403, "Forbidden", "kustomizations.kustomize.toolkit.fluxcd.io is forbidden: User \"fleeet\" cannot list resource \"kustomizations\" in API group \"kustomize.toolkit.fluxcd.io\" in the namespace \"flux-system\"".into()),
+    );
+    start("forbidden", forbidden);
+    start(
+        "no-flux",
+        FakeCluster::new().require_token("token-no-flux").clone(),
+    );
+    let slow = flux_cluster("slow", Flux::Healthy, REVISION, "61.3.0", Flux::Healthy);
+    slow.fault("/kustomizations", Fault::Delay(Duration::from_secs(4)));
+    start("slow", slow);
+    start(
+        "edge-1",
+        flux_cluster("edge-1", Flux::Healthy, REVISION, "61.3.0", Flux::Healthy),
+    );
+    secrets.push(("unreachable", format!("http://127.0.0.1:{}", closed_port())));
+
+    let mgmt = management_with(&secrets);
+    // edge-1 is hand-written: its Secret has its own name, in its own namespace.
+    mgmt.delete("Secret", "fleet", "edge-1-kubeconfig");
+    let edge = secrets.iter().find(|(n, _)| *n == "edge-1").unwrap();
+    mgmt.put(kubeconfig_secret(
+        "edge",
+        "edge-1-access",
+        &edge.1,
+        "token-edge-1",
+    ));
+
+    let mut files: Vec<(String, String)> = [
+        "healthy",
+        "progressing",
+        "failed",
+        "stalled",
+        "stale",
+        "old-revision",
+        "forbidden",
+        "no-flux",
+        "slow",
+        "unreachable",
+        "no-secret",
+    ]
+    .into_iter()
+    .map(inventory_file)
+    .collect();
+    files.push((
+        "clusters/edge-1.yaml".into(),
+        "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: edge-1\nspec:\n  kubeconfigSecret: {name: edge-1-access, namespace: edge}\n".into(),
+    ));
+    files.push((
+        "clusters/lab.yaml".into(),
+        "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: lab\n".into(),
+    ));
+    files.extend(MODULES.iter().map(|(p, t)| (p.to_string(), t.to_string())));
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let fleet = fleet("  health:\n    timeout: 1s\n    concurrency: 4\n", &files);
+    let kubeconfig = kubeconfig_file(fleet.path(), &mgmt, "default");
+    Setup { fleet, kubeconfig }
+}
+
+fn collect(fleet: &Path, kubeconfig: &Path) -> HealthSnapshot {
+    let files = FleetFiles::read_dir(fleet).unwrap();
+    let fleet = fleeet::load::load(&files).unwrap();
+    let target = Target {
+        kubeconfig: Some(kubeconfig.to_path_buf()),
+        context: None,
+    };
+    let mut seen = Vec::new();
+    let snapshot = collect_blocking(&fleet, &target, &mut |c| seen.push(c.to_string())).unwrap();
+    assert_eq!(
+        seen.len(),
+        fleet.clusters.len(),
+        "progress is told of every cluster"
+    );
+    snapshot
+}
+
+fn error(cluster: &ClusterHealth) -> &str {
+    assert!(!cluster.reachable, "{cluster:?}");
+    cluster.error.as_deref().unwrap()
+}
+
+#[test]
+fn reads_every_kind_of_health_and_one_bad_cluster_spoils_nothing() {
+    let setup = setup();
+    let started = Instant::now();
+    let snapshot = collect(setup.fleet.path(), &setup.kubeconfig);
+    let took = started.elapsed();
+    let c = &snapshot.clusters;
+    assert_eq!(c.len(), 13);
+
+    let healthy = &c["healthy"];
+    assert!(healthy.reachable && healthy.error.is_none(), "{healthy:?}");
+    let ingress = &healthy.modules["ingress"];
+    assert!(ingress.ready && !ingress.stalled);
+    assert_eq!(ingress.revision.as_deref(), Some(REVISION));
+    assert_eq!(ingress.reason.as_deref(), Some("ReconciliationSucceeded"));
+    assert_eq!(ingress.message, format!("Applied revision: {REVISION}"));
+    assert_eq!(ingress.since.unwrap().to_string(), "2026-11-21T09:40:00Z");
+    assert_eq!(
+        (ingress.generation, ingress.observed_generation),
+        (Some(3), Some(3))
+    );
+    let monitoring = &healthy.modules["monitoring"];
+    assert!(monitoring.ready);
+    assert_eq!(
+        monitoring.revision.as_deref(),
+        Some("61.3.0"),
+        "the chart version the HelmRelease runs"
+    );
+    assert_eq!(monitoring.reason.as_deref(), Some("UpgradeSucceeded"));
+    assert_eq!(
+        c["edge-1"].modules["ingress"], *ingress,
+        "hand-written clusters name their Secret"
+    );
+
+    let progressing = &c["progressing"].modules["ingress"];
+    assert!(!progressing.ready && !progressing.stalled);
+    assert_eq!(progressing.reason.as_deref(), Some("Progressing"));
+
+    let failed = &c["failed"].modules;
+    assert!(!failed["ingress"].ready);
+    assert_eq!(
+        failed["ingress"].reason.as_deref(),
+        Some("HealthCheckFailed")
+    );
+    assert!(
+        failed["ingress"].message.starts_with("timeout waiting for"),
+        "{:?}",
+        failed["ingress"]
+    );
+    assert_eq!(
+        failed["monitoring"].reason.as_deref(),
+        Some("UpgradeFailed")
+    );
+    assert_eq!(failed["monitoring"].revision.as_deref(), Some("61.2.0"));
+
+    let stalled = &c["stalled"].modules["ingress"];
+    assert!(stalled.stalled && !stalled.ready);
+    assert_eq!(stalled.reason.as_deref(), Some("InvalidPath"));
+
+    let stale = &c["stale"].modules["ingress"];
+    assert!(
+        !stale.ready,
+        "Ready=True of an older generation is not ready"
+    );
+    assert_eq!(
+        (stale.generation, stale.observed_generation),
+        (Some(3), Some(2))
+    );
+
+    let old = &c["old-revision"].modules;
+    assert!(old["ingress"].ready);
+    assert_eq!(old["ingress"].revision.as_deref(), Some("v1.4.1@sha1:77aa"));
+    assert_eq!(old["monitoring"].revision.as_deref(), Some("61.2.0"));
+
+    assert!(
+        error(&c["unreachable"]).contains("unreachable"),
+        "{:?}",
+        c["unreachable"]
+    );
+    assert!(
+        error(&c["unreachable"]).contains("http://127.0.0.1:"),
+        "{:?}",
+        c["unreachable"]
+    );
+    assert!(
+        error(&c["forbidden"])
+            .contains("forbidden: kustomizations.kustomize.toolkit.fluxcd.io is forbidden"),
+        "{:?}",
+        c["forbidden"]
+    );
+    assert_eq!(
+        error(&c["no-secret"]),
+        "no kubeconfig secret: Secret fleet/no-secret-kubeconfig is not in the management cluster"
+    );
+    assert!(
+        error(&c["no-flux"]).starts_with("Flux CRD missing:"),
+        "{:?}",
+        c["no-flux"]
+    );
+    assert!(
+        error(&c["no-flux"]).contains("kustomize.toolkit.fluxcd.io/v1 Kustomization"),
+        "{:?}",
+        c["no-flux"]
+    );
+    assert!(error(&c["slow"]).contains("timed out"), "{:?}", c["slow"]);
+    assert!(
+        error(&c["lab"]).contains("does not come from Cluster API"),
+        "{:?}",
+        c["lab"]
+    );
+    assert!(
+        took < Duration::from_secs(4),
+        "the slow cluster is cut off at its timeout: {took:?}"
+    );
+}
+
+#[test]
+fn status_prints_a_table_or_json_and_saves_the_snapshot() {
+    let setup = setup();
+    let saved = setup.fleet.path().join("health.yaml");
+    let out = fleeet()
+        .args(["status", "--format", "json", "--fleet"])
+        .arg(setup.fleet.path())
+        .arg("--kubeconfig")
+        .arg(&setup.kubeconfig)
+        .arg("--save")
+        .arg(&saved)
+        .assert()
+        .success();
+    let printed: HealthSnapshot = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let file =
+        HealthSnapshot::parse("health.yaml", &std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(printed, file);
+    assert!(printed.clusters["healthy"].modules["ingress"].ready);
+
+    let out = fleeet()
+        .args(["status", "--fleet"])
+        .arg(setup.fleet.path())
+        .arg("--kubeconfig")
+        .arg(&setup.kubeconfig)
+        .assert()
+        .success();
+    let table = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["CLUSTER", "ingress", "monitoring"]
+    );
+    let row = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        row("healthy"),
+        ["healthy", "ready", "v1.4.2", "ready", "61.3.0"]
+    );
+    assert_eq!(
+        row("failed"),
+        ["failed", "failed", "v1.4.2", "failed", "61.2.0"]
+    );
+    assert_eq!(row("slow"), ["slow", "unknown", "unknown"]);
+    assert!(
+        table.ends_with("13 clusters (7 reachable, 6 unreachable); 14 modules: 6 ready, 4 progressing, 2 failed, 2 stalled\n"),
+        "{table}"
+    );
+}
+
+/// Health of 1,000 clusters, each behind its own kubeconfig Secret and client.
+/// `cargo test --release --test integration thousand -- --ignored --nocapture`
+#[test]
+#[ignore = "benchmark"]
+fn collects_health_from_a_thousand_clusters() {
+    const CLUSTERS: usize = 1000;
+    let workload = flux_cluster("bench", Flux::Healthy, REVISION, "61.3.0", Flux::Healthy);
+    let prefixes: Vec<(String, FakeCluster)> = (0..CLUSTERS)
+        .map(|i| (format!("/clusters/c{i}"), workload.clone()))
+        .collect();
+    let server = Server::start_many(prefixes);
+    let mgmt = FakeCluster::new();
+    mgmt.require_token(crate::support::MANAGEMENT_TOKEN);
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 0..CLUSTERS {
+        let name = format!("c{i}");
+        let url = format!("{}/clusters/{name}", server.url());
+        mgmt.put(kubeconfig_secret(
+            "fleet",
+            &format!("{name}-kubeconfig"),
+            &url,
+            "token-bench",
+        ));
+        files.push(inventory_file(&name));
+    }
+    files.extend(MODULES.iter().map(|(p, t)| (p.to_string(), t.to_string())));
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let fleet = fleet("", &files);
+    let kubeconfig = kubeconfig_file(fleet.path(), &mgmt, "default");
+    let started = Instant::now();
+    let snapshot = collect(fleet.path(), &kubeconfig);
+    let took = started.elapsed();
+    let ready = snapshot
+        .clusters
+        .values()
+        .filter(|c| c.modules.values().filter(|m| m.ready).count() == 2)
+        .count();
+    assert_eq!(
+        ready,
+        CLUSTERS,
+        "{:?}",
+        snapshot.clusters.values().find(|c| !c.reachable)
+    );
+    eprintln!("collected health from {CLUSTERS} clusters in {took:?}");
+}
