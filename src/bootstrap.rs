@@ -9,22 +9,21 @@ pub fn objects(fleet: &Fleet, cluster: &str, url: &str, secret: Option<&str>) ->
     let output = &fleet.spec.output;
     let name = output.source_name.value.as_str();
     let namespace = output.namespace.value.as_str();
-    let folder = format!("{}/{cluster}", output.path.value);
+    let folder = [format!("{}/{cluster}", output.path.value)];
+    let path = format!("./{}", folder[0]);
     let source = Object {
         api_version: SOURCE_API,
         kind: "GitRepository",
         metadata: ObjectMeta::plain(name, namespace),
         spec: GitRepositorySpec {
-            interval: "1m".into(),
-            url: url.to_string(),
+            interval: "1m",
+            url,
             reference: GitReference {
-                branch: Some(output.branch.clone()),
+                branch: Some(&output.branch),
                 tag: None,
             },
-            secret_ref: secret.map(|s| LocalRef {
-                name: s.to_string(),
-            }),
-            sparse_checkout: vec![folder.clone()],
+            secret_ref: secret.map(|name| LocalRef { name }),
+            sparse_checkout: &folder,
         },
     };
     let kustomization = Object {
@@ -32,12 +31,12 @@ pub fn objects(fleet: &Fleet, cluster: &str, url: &str, secret: Option<&str>) ->
         kind: "Kustomization",
         metadata: ObjectMeta::plain(name, namespace),
         spec: KustomizationSpec {
-            interval: "10m".into(),
+            interval: "10m",
             source_ref: SourceRef {
                 kind: "GitRepository",
-                name: name.to_string(),
+                name,
             },
-            path: format!("./{folder}"),
+            path: &path,
             prune: true,
             wait: false,
             timeout: None,

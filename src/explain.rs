@@ -108,7 +108,11 @@ pub fn explain(
                     format!("{}: {}", e.path, e.message),
                 ))
             })?);
-            explanation.depends_on = renderer.depends_on(c, m).into_iter().collect();
+            explanation.depends_on = renderer
+                .depends_on(c, m)
+                .into_iter()
+                .map(String::from)
+                .collect();
             explanation.version = Some(version.clone());
         }
         modules.push(explanation);

@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::render::flux::KustomizeFile;
 use crate::render::{Pointer, Rendered};
 
@@ -20,21 +22,39 @@ pub const KUSTOMIZATION: &str = "kustomization.yaml";
 
 /// Every file of `rendered`, with its clusters under `path`.
 pub fn files(rendered: &Rendered, path: &str) -> Files {
-    let mut files = Files::new();
-    for (cluster, modules) in &rendered.clusters {
-        let dir = format!("{path}/{cluster}");
-        files.insert(
-            format!("{dir}/{KUSTOMIZATION}"),
-            kustomization(modules).into(),
-        );
-        for (module, pointer) in modules {
-            files.insert(format!("{dir}/{module}.yaml"), pointer.main.clone());
-            if let Some(release) = &pointer.release {
-                files.insert(format!("{dir}/{module}/release.yaml"), release.clone());
+    let entries: Vec<(String, Arc<str>)> = rendered
+        .clusters
+        .par_iter()
+        .flat_map_iter(|(cluster, modules)| {
+            let dir = format!("{path}/{cluster}");
+            let mut entries = Vec::with_capacity(2 * modules.len() + 1);
+            entries.push((
+                format!("{dir}/{KUSTOMIZATION}"),
+                kustomization(modules).into(),
+            ));
+            for (module, pointer) in modules {
+                entries.push((format!("{dir}/{module}.yaml"), pointer.main.clone()));
+                if let Some(release) = &pointer.release {
+                    entries.push((format!("{dir}/{module}/release.yaml"), release.clone()));
+                }
             }
-        }
-    }
-    files
+            entries
+        })
+        .collect();
+    // Sorted and built in bulk; of equal paths the last wins, as with inserting one by one.
+    entries.into_iter().collect()
+}
+
+/// Whether `a` and `b` give the same files: the same clusters, each with the same modules and
+/// the same bytes (versions and revisions aside).
+pub fn same_files(a: &Rendered, b: &Rendered) -> bool {
+    let same_pointer = |(m, p): (&String, &Pointer), (n, q): (&String, &Pointer)| {
+        m == n && p.main == q.main && p.release == q.release
+    };
+    a.clusters.len() == b.clusters.len()
+        && a.clusters.iter().zip(&b.clusters).all(|((c, x), (d, y))| {
+            c == d && x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_pointer(p, q))
+        })
 }
 
 /// The `kustomization.yaml` of a cluster folder.
@@ -137,11 +157,12 @@ fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> boo
             if check_dns1123_label(cluster).is_err() {
                 return false;
             }
-            branch
-                .pointers
-                .clusters
-                .entry(cluster.to_string())
-                .or_default();
+            if !branch.pointers.clusters.contains_key(*cluster) {
+                branch
+                    .pointers
+                    .clusters
+                    .insert(cluster.to_string(), BTreeMap::new());
+            }
             return true;
         }
         [cluster, file] => match file.strip_suffix(".yaml") {
@@ -154,11 +175,11 @@ fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> boo
     if check_dns1123_label(cluster).is_err() || check_dns1123_label(module).is_err() {
         return false;
     }
-    let modules = branch
-        .pointers
-        .clusters
-        .entry(cluster.to_string())
-        .or_default();
+    let clusters = &mut branch.pointers.clusters;
+    if !clusters.contains_key(cluster) {
+        clusters.insert(cluster.to_string(), BTreeMap::new());
+    }
+    let modules = clusters.get_mut(cluster).expect("inserted above");
     let pointer = modules
         .entry(module.to_string())
         .or_insert_with(|| Pointer {
@@ -184,16 +205,47 @@ fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> boo
 
 /// The `fleeet.dev/version` annotation of a pointer file's first document.
 pub fn pointer_version(main: &str) -> Option<String> {
-    let key = format!("{}:", crate::render::flux::VERSION_ANNOTATION);
     for line in main.lines() {
         if line == "---" {
             break;
         }
-        if let Some(value) = line.trim_start().strip_prefix(&key) {
-            return serde_saphyr::from_str::<String>(value.trim()).ok();
+        if let Some(value) = line
+            .trim_start()
+            .strip_prefix(crate::render::flux::VERSION_ANNOTATION)
+            .and_then(|rest| rest.strip_prefix(':'))
+        {
+            return yaml_string(value.trim());
         }
     }
     None
+}
+
+/// A YAML scalar read as a string: directly for the plain and double-quoted forms fleeet
+/// writes versions in, with serde-saphyr for anything else.
+fn yaml_string(value: &str) -> Option<String> {
+    let simple = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b))
+    };
+    let quoted = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|inner| simple(inner));
+    let plain = value
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphanumeric)
+        && simple(value)
+        && ![
+            "true", "false", "null", "yes", "no", "on", "off", "y", "n", "nan", "inf",
+        ]
+        .iter()
+        .any(|w| value.eq_ignore_ascii_case(w));
+    match quoted {
+        Some(inner) => Some(inner.to_string()),
+        None if plain => Some(value.to_string()),
+        None => serde_saphyr::from_str::<String>(value).ok(),
+    }
 }
 
 /// The revision each pointer of `branch` pins (the git or OCI tag, or the chart version), by
@@ -239,6 +291,7 @@ pub fn branch_files(branch: &Branch, path: &str) -> Files {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn pointer(version: &str, main: &str, release: Option<&str>) -> Pointer {
         Pointer {
@@ -278,6 +331,35 @@ mod tests {
     }
 
     #[test]
+    fn same_files_compares_bytes_not_versions() {
+        let main = "kind: x\n";
+        let one = |version: &str, main: &str, release: Option<&str>| Rendered {
+            clusters: BTreeMap::from([(
+                "a".to_string(),
+                BTreeMap::from([("m".to_string(), pointer(version, main, release))]),
+            )]),
+        };
+        assert!(same_files(&one("1", main, None), &one("2", main, None)));
+        assert!(!same_files(
+            &one("1", main, None),
+            &one("1", "kind: y\n", None)
+        ));
+        assert!(!same_files(
+            &one("1", main, None),
+            &one("1", main, Some("r"))
+        ));
+        let mut more = one("1", main, None);
+        more.clusters.insert("b".into(), BTreeMap::new());
+        assert!(!same_files(&one("1", main, None), &more));
+        assert!(same_files(&more, &more.clone()));
+        // The same answer as comparing the files themselves.
+        for (x, y) in [(one("1", main, None), &more), (more.clone(), &more)] {
+            let by_files = files(&x, "clusters") == files(y, "clusters");
+            assert_eq!(same_files(&x, y), by_files);
+        }
+    }
+
+    #[test]
     fn unknown_files_are_kept_and_reported() {
         let files: Files = [
             ("clusters/a/notes.txt", "n"),
@@ -293,6 +375,24 @@ mod tests {
         assert_eq!(branch.foreign.len(), 5);
         assert_eq!(branch.problems.len(), 4, "{:?}", branch.problems);
         assert_eq!(branch_files(&branch, "clusters"), files);
+    }
+
+    proptest! {
+        #[test]
+        fn reads_versions_as_serde_saphyr_does(
+            value in prop_oneof![
+                "[a-zA-Z0-9._+-]{1,10}",
+                "\"[a-zA-Z0-9._+-]{0,10}\"",
+                "[ -~]{0,10}",
+                prop::sample::select(vec!["true", "No", "~", "null", "1.0", "1e5", "0x1F", "'a'"])
+                    .prop_map(String::from),
+            ]
+        ) {
+            prop_assert_eq!(
+                yaml_string(&value),
+                serde_saphyr::from_str::<String>(&value).ok()
+            );
+        }
     }
 
     #[test]

@@ -45,13 +45,23 @@ pub fn write_dir(out: &Path, files: &Files) -> Result<WriteSummary, Error> {
         .collect();
     let existed = check_output_dir(out, &allowed)?;
     let temp = temporary_sibling(out)?;
-    let result = fill(&temp, out, existed, files).and_then(|summary| {
-        swap_in(&temp, out, existed).map_err(|e| Error::io(out, e))?;
-        Ok(summary)
+    let filled = fill(&temp, out, existed, files).and_then(|filled| {
+        swap_in(&temp, out, existed)
+            .map_err(|e| Error::io(out, e))
+            .map(|()| filled)
     });
     // After a swap `temp` holds the old output; after a failure, the partial new one.
-    let _ = fs::remove_dir_all(&temp);
-    result
+    let old_files = remove_tree(&temp);
+    let filled = filled?;
+    Ok(WriteSummary {
+        written: filled.written,
+        unchanged: filled.unchanged,
+        removed: if existed {
+            old_files.saturating_sub(filled.kept_paths)
+        } else {
+            0
+        },
+    })
 }
 
 /// Whether `path` is relative and stays inside the folder it is joined to.
@@ -151,64 +161,104 @@ fn remove_stale_siblings(parent: &Path, prefix: &str) {
     }
 }
 
-/// Writes `files` under `temp`, linking those unchanged from `old`.
-fn fill(temp: &Path, old: &Path, existed: bool, files: &Files) -> Result<WriteSummary, Error> {
+/// What [`fill`] did.
+struct Filled {
+    written: usize,
+    unchanged: usize,
+    /// Paths of `files` that were regular files in the old output.
+    kept_paths: usize,
+}
+
+/// How a file stands against the old output.
+enum Previous {
+    Missing,
+    Different,
+    Same,
+}
+
+/// Writes `files` under `temp`, linking those unchanged from `old`. Folders are made and files
+/// written in parallel.
+fn fill(temp: &Path, old: &Path, existed: bool, files: &Files) -> Result<Filled, Error> {
     let dirs: BTreeSet<&str> = files
         .keys()
         .filter_map(|p| p.rsplit_once('/').map(|(dir, _)| dir))
         .collect();
-    for dir in &dirs {
+    dirs.par_iter().try_for_each(|dir| {
         let path = temp.join(dir);
-        fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
-    }
-    let outcomes: Vec<bool> = files
+        fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))
+    })?;
+    let outcomes: Vec<Previous> = files
         .par_iter()
         .map(|(path, content)| {
             let target = temp.join(path);
-            if existed {
-                let previous = old.join(path);
-                if same_content(&previous, content.as_bytes())
-                    && fs::hard_link(&previous, &target).is_ok()
-                {
-                    return Ok(false);
-                }
+            let previous = if existed {
+                compare(&old.join(path), content.as_bytes())
+            } else {
+                Previous::Missing
+            };
+            if let Previous::Same = previous
+                && fs::hard_link(old.join(path), &target).is_ok()
+            {
+                return Ok(previous);
             }
             fs::write(&target, content.as_bytes()).map_err(|e| Error::io(&target, e))?;
-            Ok(true)
+            Ok(match previous {
+                // Linking failed: written after all.
+                Previous::Same => Previous::Different,
+                other => other,
+            })
         })
         .collect::<Result<_, Error>>()?;
-    let written = outcomes.iter().filter(|w| **w).count();
-    let removed = if existed {
-        count_removed(old, files)
-    } else {
-        0
-    };
-    Ok(WriteSummary {
-        written,
-        unchanged: outcomes.len() - written,
-        removed,
+    let count = |f: fn(&Previous) -> bool| outcomes.iter().filter(|p| f(p)).count();
+    let unchanged = count(|p| matches!(p, Previous::Same));
+    Ok(Filled {
+        written: outcomes.len() - unchanged,
+        unchanged,
+        kept_paths: count(|p| !matches!(p, Previous::Missing)),
     })
 }
 
-fn same_content(path: &Path, content: &[u8]) -> bool {
-    match fs::symlink_metadata(path) {
+/// Whether the regular file at `path` (symbolic links are not followed) holds `content`.
+fn compare(path: &Path, content: &[u8]) -> Previous {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let Ok(mut file) = rustix::fs::open(path, flags, Mode::empty()).map(fs::File::from) else {
+        return Previous::Missing;
+    };
+    match file.metadata() {
         Ok(meta) if meta.is_file() && meta.len() == content.len() as u64 => {
-            fs::read(path).is_ok_and(|bytes| bytes == content)
+            let mut bytes = vec![0; content.len()];
+            if io::Read::read_exact(&mut file, &mut bytes).is_ok() && bytes == content {
+                Previous::Same
+            } else {
+                Previous::Different
+            }
         }
-        _ => false,
+        Ok(meta) if meta.is_file() => Previous::Different,
+        _ => Previous::Missing,
     }
 }
 
-fn count_removed(old: &Path, files: &Files) -> usize {
-    walkdir::WalkDir::new(old)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .filter(|e| {
-            let relative = crate::layout::relative_path(old, e.path());
-            !files.contains_key(&relative)
+/// Removes the folder `dir` and everything in it, in parallel, as far as it can; returns how
+/// many regular files it held.
+fn remove_tree(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let entries: Vec<fs::DirEntry> = entries.filter_map(Result::ok).collect();
+    let files = entries
+        .par_iter()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => remove_tree(&entry.path()),
+            Ok(kind) => {
+                let _ = fs::remove_file(entry.path());
+                usize::from(kind.is_file())
+            }
+            Err(_) => 0,
         })
-        .count()
+        .sum();
+    let _ = fs::remove_dir(dir);
+    files
 }
 
 /// Writes one file atomically: to a temporary file beside `path`, then renamed over it.
@@ -337,6 +387,26 @@ mod tests {
         assert!(!stale.exists(), "a dead run's directory is removed");
         assert!(live.exists(), "a running process's directory is kept");
         assert!(other.exists(), "another output's directory is kept");
+    }
+
+    #[test]
+    fn a_symbolic_link_in_the_old_output_is_replaced_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        write_dir(&out, &files(&[("clusters/a/x.yaml", "1")])).unwrap();
+        let elsewhere = dir.path().join("elsewhere.yaml");
+        fs::write(&elsewhere, "2").unwrap();
+        let link = out.join("clusters/a/x.yaml");
+        fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+
+        let summary = write_dir(&out, &files(&[("clusters/a/x.yaml", "2")])).unwrap();
+        assert_eq!((summary.written, summary.unchanged), (1, 0));
+        assert!(fs::symlink_metadata(&link).unwrap().is_file());
+        assert_ne!(
+            fs::metadata(&link).unwrap().ino(),
+            fs::metadata(&elsewhere).unwrap().ino()
+        );
     }
 
     #[test]

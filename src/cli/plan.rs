@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
+use rayon::prelude::*;
 
 use super::commands::load;
 use crate::git::Repo;
@@ -143,27 +144,46 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every file under `dir` (none if it does not exist), by `/`-separated relative path.
+/// Every file under `dir` (none if it does not exist), by `/`-separated relative path, leaving
+/// out `.git`. Symbolic links are neither followed nor read. The tree is walked one folder per
+/// task and files are read in parallel.
 pub fn read_tree(dir: &std::path::Path) -> Result<Files, Error> {
-    let mut files = Files::new();
     if !dir.exists() {
-        return Ok(files);
+        return Ok(Files::new());
     }
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| Error::io(dir, e.into()))?;
-        if entry.depth() == 1 && entry.file_name() == ".git" {
-            continue;
-        }
-        if !entry.file_type().is_file()
-            || entry.path().components().any(|c| c.as_os_str() == ".git")
-        {
-            continue;
-        }
-        let relative = crate::layout::relative_path(dir, entry.path());
-        let text = std::fs::read_to_string(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
-        files.insert(relative, text.into());
-    }
-    Ok(files)
+    let top: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .max_depth(1)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::io(dir, e.into()))?;
+    let files: Vec<Vec<(String, std::sync::Arc<str>)>> = top
+        .par_iter()
+        .filter(|entry| entry.file_name() != ".git")
+        .map(|entry| {
+            walkdir::WalkDir::new(entry.path())
+                .follow_root_links(false)
+                .into_iter()
+                .filter_entry(|entry| entry.file_name() != ".git")
+                .par_bridge()
+                .filter_map(|entry| match entry {
+                    Ok(entry) if entry.file_type().is_file() => Some(read_file(dir, &entry)),
+                    Ok(_) => None,
+                    Err(e) => Some(Err(Error::io(dir, e.into()))),
+                })
+                .collect::<Result<Vec<_>, Error>>()
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(files.into_iter().flatten().collect())
+}
+
+fn read_file(
+    dir: &std::path::Path,
+    entry: &walkdir::DirEntry,
+) -> Result<(String, std::sync::Arc<str>), Error> {
+    let relative = crate::layout::relative_path(dir, entry.path());
+    let text = std::fs::read_to_string(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+    Ok((relative, text.into()))
 }
 
 /// Where health comes from: a snapshot file, or the clusters through the management cluster.

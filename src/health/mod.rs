@@ -93,7 +93,7 @@ impl HealthSnapshot {
     /// Parses a snapshot from YAML (or JSON) text read from `file`.
     pub fn parse(file: &str, text: &str) -> Result<HealthSnapshot, Diagnostics> {
         let file: Arc<str> = file.into();
-        serde_saphyr::from_str_with_options(text, crate::load::yaml_options()).map_err(|e| {
+        serde_saphyr::from_str_with_options(text, crate::load::yaml_options_for(text.len())).map_err(|e| {
             let origin = match e.location() {
                 Some(l) if l.line() > 0 => Origin::at(&file, l),
                 _ => Origin::file(&file),

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use super::parse::FileKind;
@@ -96,47 +97,18 @@ impl FleetFiles {
                 }
             }
         }
-        for path in paths {
-            let relative = relative_path(root, &path);
-            let meta = match std::fs::symlink_metadata(&path) {
-                Ok(meta) => meta,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(crate::Error::io(&path, e)),
-            };
-            let shown = format!("{}{relative}", files.display_root);
-            if meta.file_type().is_symlink() {
-                problems.push(Diagnostic::new(
-                    Origin::file(&shown.into()),
-                    "is a symbolic link; fleeet does not follow links",
-                ));
-                continue;
-            }
-            if !meta.is_file() {
-                problems.push(
-                    Diagnostic::new(Origin::file(&shown.into()), "is not a regular file")
-                        .hint("fleeet reads only regular files: replace it with one"),
-                );
-                continue;
-            }
-            if let Some(problem) = too_large(&shown, meta.len()) {
-                problems.push(problem);
-                continue;
-            }
-            let bytes = read_at_most(&path, MAX_FILE_BYTES + 1)?;
-            if let Some(problem) = too_large(&shown, bytes.len() as u64) {
-                problems.push(problem);
-                continue;
-            }
-            match String::from_utf8(bytes) {
-                Ok(text) => {
+        // Read in parallel; keep the order of `paths` for the diagnostics.
+        let read: Vec<Result<Option<Loaded>, crate::Error>> = paths
+            .par_iter()
+            .map(|path| read_file(root, &files.display_root, path))
+            .collect();
+        for result in read {
+            match result? {
+                None => {}
+                Some(Loaded::Text(relative, text)) => {
                     files.insert(relative, text);
                 }
-                Err(_) => {
-                    problems.push(Diagnostic::new(
-                        Origin::file(&shown.into()),
-                        "is not UTF-8 text",
-                    ));
-                }
+                Some(Loaded::Problem(problem)) => problems.push(problem),
             }
         }
         problems.into_result(files).map_err(crate::Error::Invalid)
@@ -152,4 +124,83 @@ fn read_at_most(path: &Path, limit: u64) -> Result<Vec<u8>, crate::Error> {
         .and_then(|file| file.take(limit).read_to_end(&mut bytes))
         .map_err(|e| crate::Error::io(path, e))?;
     Ok(bytes)
+}
+
+/// A file read, or why it could not be used.
+enum Loaded {
+    Text(String, String),
+    Problem(Diagnostic),
+}
+
+/// Reads the file `path` under `root`, shown under `display_root`; `None` if it is gone.
+fn read_file(root: &Path, display_root: &str, path: &Path) -> Result<Option<Loaded>, crate::Error> {
+    let relative = relative_path(root, path);
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(crate::Error::io(path, e)),
+    };
+    let shown = format!("{display_root}{relative}");
+    let problem = |message: &str| Diagnostic::new(Origin::file(&shown.as_str().into()), message);
+    if meta.file_type().is_symlink() {
+        return Ok(Some(Loaded::Problem(problem(
+            "is a symbolic link; fleeet does not follow links",
+        ))));
+    }
+    if !meta.is_file() {
+        return Ok(Some(Loaded::Problem(
+            problem("is not a regular file")
+                .hint("fleeet reads only regular files: replace it with one"),
+        )));
+    }
+    if let Some(too_large) = too_large(&shown, meta.len()) {
+        return Ok(Some(Loaded::Problem(too_large)));
+    }
+    let bytes = read_at_most(path, MAX_FILE_BYTES + 1)?;
+    if let Some(too_large) = too_large(&shown, bytes.len() as u64) {
+        return Ok(Some(Loaded::Problem(too_large)));
+    }
+    Ok(Some(match String::from_utf8(bytes) {
+        Ok(text) => Loaded::Text(relative, text),
+        Err(_) => Loaded::Problem(problem("is not UTF-8 text")),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_fleet_files_and_reports_links_and_binary_files_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for folder in ["inventory", "modules", "other"] {
+            std::fs::create_dir(root.join(folder)).unwrap();
+        }
+        std::fs::write(root.join("other/fleet.yaml"), "kind: Fleet\n").unwrap();
+        std::os::unix::fs::symlink(root.join("other/fleet.yaml"), root.join(FLEET_FILE)).unwrap();
+        std::fs::write(root.join("inventory/a.yaml"), "a\n").unwrap();
+        std::fs::write(root.join("inventory/b.yaml"), [0xff, 0xfe]).unwrap();
+        std::fs::write(root.join("modules/m.yaml"), "m\n").unwrap();
+        std::fs::write(root.join("modules/notes.txt"), "not read\n").unwrap();
+
+        let Err(crate::Error::Invalid(problems)) = FleetFiles::read_dir(root) else {
+            panic!("a link and a binary file are problems");
+        };
+        let problems = problems.to_string();
+        let link = problems
+            .find("fleet.yaml: is a symbolic link")
+            .expect(&problems);
+        let binary = problems
+            .find("inventory/b.yaml: is not UTF-8")
+            .expect(&problems);
+        assert!(link < binary, "{problems}");
+
+        std::fs::remove_file(root.join(FLEET_FILE)).unwrap();
+        std::fs::remove_file(root.join("inventory/b.yaml")).unwrap();
+        let files = FleetFiles::read_dir(root).unwrap();
+        let paths: Vec<&str> = files.files.keys().map(String::as_str).collect();
+        assert_eq!(paths, ["inventory/a.yaml", "modules/m.yaml"]);
+        assert_eq!(files.files["modules/m.yaml"], "m\n");
+    }
 }

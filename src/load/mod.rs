@@ -16,6 +16,7 @@ pub use check::closest;
 pub use files::{FLEET_FILE, FLEET_FOLDERS, FleetFiles, MAX_FILE_BYTES, too_large};
 pub use parse::{
     FileKind, MAX_ALIAS_EVENTS, MAX_DEPTH, MAX_DOCUMENTS, MAX_NODES, limit_broken, yaml_options,
+    yaml_options_for,
 };
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};

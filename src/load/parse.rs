@@ -20,6 +20,15 @@ pub const MAX_ALIAS_EVENTS: usize = 100_000;
 /// The YAML dialect of fleet files: YAML 1.2 booleans (`yes` and `no` are strings), numbers
 /// with leading zeros kept as strings, and limits against hostile input (see `MAX_*`).
 pub fn yaml_options() -> serde_saphyr::Options {
+    yaml_options_for(0)
+}
+
+/// [`yaml_options`] for a document of `bytes` bytes: the limits on nodes, events and scalar
+/// bytes grow with the input, so that the large documents fleeet itself writes (a health
+/// snapshot of 10,000 clusters, a rollout record) are read, while the output of an alias
+/// bomb stays bounded by the size of its input.
+pub fn yaml_options_for(bytes: usize) -> serde_saphyr::Options {
+    let default = serde_saphyr::Budget::default();
     serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
@@ -27,8 +36,9 @@ pub fn yaml_options() -> serde_saphyr::Options {
             max_depth: MAX_DEPTH,
             max_aliases: 10_000,
             max_documents: MAX_DOCUMENTS,
-            max_nodes: MAX_NODES,
-            max_events: 2 * MAX_NODES,
+            max_nodes: MAX_NODES.max(bytes),
+            max_events: (2 * MAX_NODES).max(2 * bytes),
+            max_total_scalar_bytes: default.max_total_scalar_bytes.max(bytes),
         },
         alias_limits: serde_saphyr::alias_limits! {
             max_total_replayed_events: MAX_ALIAS_EVENTS,
@@ -253,5 +263,17 @@ mod tests {
         };
         assert_eq!(clusters.len(), 2);
         assert_eq!(clusters[1].metadata.name.referenced.line(), 9);
+    }
+
+    #[test]
+    fn large_documents_get_limits_that_grow_with_them() {
+        let text = format!("[{}0]", "0,".repeat(MAX_NODES));
+        let read = |options| serde_saphyr::from_str_with_options::<Vec<u8>>(&text, options);
+        let error = read(yaml_options()).unwrap_err().to_string();
+        assert!(error.contains("budget"), "{error}");
+        assert_eq!(
+            read(yaml_options_for(text.len())).unwrap().len(),
+            MAX_NODES + 1
+        );
     }
 }

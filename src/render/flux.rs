@@ -21,145 +21,168 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 /// A Kubernetes object: `apiVersion`, `kind`, `metadata`, `spec`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Object<S> {
+pub struct Object<'a, S> {
     pub api_version: &'static str,
     pub kind: &'static str,
-    pub metadata: ObjectMeta,
+    pub metadata: ObjectMeta<'a>,
     pub spec: S,
 }
 
-#[derive(Clone, Serialize)]
-pub struct ObjectMeta {
-    pub name: String,
-    pub namespace: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<&'static str, String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<&'static str, String>,
+/// Name and namespace, with the `managed-by` label; objects of a module also carry the module
+/// label and the version annotation.
+#[derive(Clone, Copy, Serialize)]
+pub struct ObjectMeta<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    pub labels: Labels<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<Annotations<'a>>,
 }
 
-impl ObjectMeta {
+/// `app.kubernetes.io/managed-by: fleeet`, and `fleeet.dev/module` for objects of a module.
+#[derive(Clone, Copy)]
+pub struct Labels<'a> {
+    pub module: Option<&'a str>,
+}
+
+/// `fleeet.dev/version`.
+#[derive(Clone, Copy)]
+pub struct Annotations<'a> {
+    pub version: &'a str,
+}
+
+impl Serialize for Labels<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let module = self.module.map(|m| (MODULE_LABEL, m));
+        serializer.collect_map([(MANAGED_BY_LABEL, "fleeet")].into_iter().chain(module))
+    }
+}
+
+impl Serialize for Annotations<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map([(VERSION_ANNOTATION, self.version)])
+    }
+}
+
+impl<'a> ObjectMeta<'a> {
     /// Metadata of an object of `module` at `version`.
-    pub fn module(name: &str, namespace: &str, version: &str) -> Self {
+    pub fn module(name: &'a str, namespace: &'a str, version: &'a str) -> Self {
         ObjectMeta {
-            name: name.to_string(),
-            namespace: namespace.to_string(),
-            labels: BTreeMap::from([
-                (MANAGED_BY_LABEL, "fleeet".to_string()),
-                (MODULE_LABEL, name.to_string()),
-            ]),
-            annotations: BTreeMap::from([(VERSION_ANNOTATION, version.to_string())]),
+            name,
+            namespace,
+            labels: Labels { module: Some(name) },
+            annotations: Some(Annotations { version }),
         }
     }
 
     /// Metadata without fleeet labels (for the objects `fleeet bootstrap` prints).
-    pub fn plain(name: &str, namespace: &str) -> Self {
+    pub fn plain(name: &'a str, namespace: &'a str) -> Self {
         ObjectMeta {
-            name: name.to_string(),
-            namespace: namespace.to_string(),
-            labels: BTreeMap::from([(MANAGED_BY_LABEL, "fleeet".to_string())]),
-            annotations: BTreeMap::new(),
+            name,
+            namespace,
+            labels: Labels { module: None },
+            annotations: None,
         }
     }
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GitRepositorySpec {
-    pub interval: String,
-    pub url: String,
+pub struct GitRepositorySpec<'a> {
+    pub interval: &'a str,
+    pub url: &'a str,
     #[serde(rename = "ref")]
-    pub reference: GitReference,
+    pub reference: GitReference<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<LocalRef>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sparse_checkout: Vec<String>,
+    pub secret_ref: Option<LocalRef<'a>>,
+    #[serde(skip_serializing_if = "is_empty")]
+    pub sparse_checkout: &'a [String],
 }
 
 #[derive(Serialize)]
-pub struct GitReference {
+pub struct GitReference<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub branch: Option<String>,
+    pub branch: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
+    pub tag: Option<&'a str>,
 }
 
 #[derive(Serialize)]
-pub struct OciRepositorySpec {
-    pub interval: String,
-    pub url: String,
+pub struct OciRepositorySpec<'a> {
+    pub interval: &'a str,
+    pub url: &'a str,
     #[serde(rename = "ref")]
-    pub reference: OciReference,
+    pub reference: OciReference<'a>,
 }
 
 #[derive(Serialize)]
-pub struct OciReference {
-    pub tag: String,
+pub struct OciReference<'a> {
+    pub tag: &'a str,
 }
 
 #[derive(Serialize)]
-pub struct HelmRepositorySpec {
-    pub interval: String,
-    pub url: String,
+pub struct HelmRepositorySpec<'a> {
+    pub interval: &'a str,
+    pub url: &'a str,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'static str>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct KustomizationSpec {
-    pub interval: String,
-    pub source_ref: SourceRef,
-    pub path: String,
+pub struct KustomizationSpec<'a> {
+    pub interval: &'a str,
+    pub source_ref: SourceRef<'a>,
+    pub path: &'a str,
     pub prune: bool,
     pub wait: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
+    pub timeout: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_namespace: Option<String>,
+    pub target_namespace: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub depends_on: Vec<LocalRef>,
+    pub depends_on: Vec<LocalRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub post_build: Option<PostBuild>,
+    pub post_build: Option<PostBuild<'a>>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PostBuild {
+pub struct PostBuild<'a> {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub substitute: BTreeMap<String, String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub substitute_from: Vec<ValuesRef>,
+    #[serde(skip_serializing_if = "is_empty")]
+    pub substitute_from: &'a [ValuesRef<'a>],
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HelmReleaseSpec {
-    pub interval: String,
-    pub chart: HelmChartTemplate,
+pub struct HelmReleaseSpec<'a> {
+    pub interval: &'a str,
+    pub chart: HelmChartTemplate<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
+    pub timeout: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub target_namespace: Option<String>,
+    pub target_namespace: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub install: Option<HelmInstall>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub values_from: Vec<ValuesRef>,
+    #[serde(skip_serializing_if = "is_empty")]
+    pub values_from: &'a [ValuesRef<'a>],
     #[serde(skip_serializing_if = "JsonMap::is_empty")]
     pub values: JsonMap,
 }
 
 #[derive(Serialize)]
-pub struct HelmChartTemplate {
-    pub spec: HelmChartSpec,
+pub struct HelmChartTemplate<'a> {
+    pub spec: HelmChartSpec<'a>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HelmChartSpec {
-    pub chart: String,
-    pub version: String,
-    pub source_ref: SourceRef,
+pub struct HelmChartSpec<'a> {
+    pub chart: &'a str,
+    pub version: &'a str,
+    pub source_ref: SourceRef<'a>,
 }
 
 #[derive(Serialize)]
@@ -168,23 +191,27 @@ pub struct HelmInstall {
     pub create_namespace: bool,
 }
 
-#[derive(Serialize)]
-pub struct SourceRef {
+#[derive(Clone, Copy, Serialize)]
+pub struct SourceRef<'a> {
     pub kind: &'static str,
-    pub name: String,
+    pub name: &'a str,
 }
 
-#[derive(Serialize)]
-pub struct LocalRef {
-    pub name: String,
+#[derive(Clone, Copy, Serialize)]
+pub struct LocalRef<'a> {
+    pub name: &'a str,
 }
 
-#[derive(Serialize)]
-pub struct ValuesRef {
+#[derive(Clone, Copy, Serialize)]
+pub struct ValuesRef<'a> {
     pub kind: &'static str,
-    pub name: String,
+    pub name: &'a str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
+}
+
+fn is_empty<T>(items: &&[T]) -> bool {
+    items.is_empty()
 }
 
 /// The kustomize `kustomization.yaml` listing a cluster's module files.
@@ -198,7 +225,7 @@ pub struct KustomizeFile {
 
 /// Writes documents as one YAML stream, `---` between them.
 pub fn to_yaml(documents: &[&dyn erased::Document]) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(1024);
     for (i, doc) in documents.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
@@ -217,8 +244,13 @@ pub mod erased {
     }
 
     impl<T: Serialize> Document for T {
+        /// The fast writer when it can, serde-saphyr otherwise: the same bytes either way.
         fn write_yaml(&self, out: &mut String) {
-            serde_saphyr::to_fmt_writer(out, self).expect("Flux objects serialize to YAML");
+            let start = out.len();
+            if super::super::yaml::write(out, self).is_err() {
+                out.truncate(start);
+                serde_saphyr::to_fmt_writer(out, self).expect("Flux objects serialize to YAML");
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 //! each module is exactly one Kustomization, so `dependsOn` works across kinds.
 
 pub mod flux;
+pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -62,6 +63,8 @@ struct CompiledModule<'a> {
     values: BTreeMap<String, Node<'a>>,
     /// The git tag template, for git modules.
     tag: Option<Text<'a>>,
+    /// `spec.substituteFrom`, as written in pointers.
+    references: Vec<ValuesRef<'a>>,
 }
 
 impl<'a> Renderer<'a> {
@@ -97,7 +100,24 @@ impl<'a> Renderer<'a> {
                     }
                     _ => None,
                 };
-                CompiledModule { values, tag }
+                let references = module
+                    .spec
+                    .substitute_from
+                    .iter()
+                    .map(|r| ValuesRef {
+                        kind: match r.kind {
+                            ValuesReferenceKind::Secret => "Secret",
+                            ValuesReferenceKind::ConfigMap => "ConfigMap",
+                        },
+                        name: &r.name,
+                        optional: r.optional,
+                    })
+                    .collect();
+                CompiledModule {
+                    values,
+                    tag,
+                    references,
+                }
             })
             .collect();
         let renderer = Renderer {
@@ -106,7 +126,7 @@ impl<'a> Renderer<'a> {
             modules,
             cluster_contexts: fleet
                 .clusters
-                .iter()
+                .par_iter()
                 .map(template::cluster_context)
                 .collect(),
             fleet_context: template::fleet_context(fleet),
@@ -200,42 +220,30 @@ impl<'a> Renderer<'a> {
         let ctx = self.context(c, m, version);
         let values = template::render_map(&compiled.values, &ctx)?;
         let output = &fleet.spec.output;
-        let namespace = output.namespace.value.as_str();
-        let meta = ObjectMeta::module(&module.name, namespace, version);
+        let meta = ObjectMeta::module(&module.name, &output.namespace.value, version);
         let spec = &module.spec;
-        let depends_on = self.depends_on(c, m);
-        let references = || {
-            spec.substitute_from
-                .iter()
-                .map(|r| ValuesRef {
-                    kind: match r.kind {
-                        ValuesReferenceKind::Secret => "Secret",
-                        ValuesReferenceKind::ConfigMap => "ConfigMap",
-                    },
-                    name: r.name.clone(),
-                    optional: r.optional,
-                })
-                .collect::<Vec<_>>()
-        };
-        let kustomization = |source_ref: SourceRef,
-                             path: String,
-                             target_namespace: Option<String>,
-                             post_build: Option<PostBuild>| Object {
+        let interval = spec.interval.as_str();
+        let timeout = spec.timeout.as_ref().map(|t| t.as_str());
+        let target_namespace = spec.target_namespace.as_deref();
+        let depends_on: Vec<LocalRef> = self
+            .depends_on(c, m)
+            .into_iter()
+            .map(|name| LocalRef { name })
+            .collect();
+        let references = compiled.references.as_slice();
+        let kustomization = move |source_ref, path, target_namespace, post_build| Object {
             api_version: KUSTOMIZE_API,
             kind: "Kustomization",
-            metadata: meta.clone(),
+            metadata: meta,
             spec: KustomizationSpec {
-                interval: spec.interval.to_string(),
+                interval,
                 source_ref,
                 path,
                 prune: spec.prune,
                 wait: true,
-                timeout: spec.timeout.as_ref().map(ToString::to_string),
+                timeout,
                 target_namespace,
-                depends_on: depends_on
-                    .iter()
-                    .map(|name| LocalRef { name: name.clone() })
-                    .collect(),
+                depends_on,
                 post_build,
             },
         };
@@ -258,32 +266,32 @@ impl<'a> Renderer<'a> {
                 let source = Object {
                     api_version: SOURCE_API,
                     kind: "GitRepository",
-                    metadata: meta.clone(),
+                    metadata: meta,
                     spec: GitRepositorySpec {
-                        interval: spec.interval.to_string(),
-                        url: git.url.value.clone(),
+                        interval,
+                        url: &git.url.value,
                         reference: GitReference {
                             branch: None,
-                            tag: Some(tag.clone()),
+                            tag: Some(&tag),
                         },
                         secret_ref: None,
-                        sparse_checkout: Vec::new(),
+                        sparse_checkout: &[],
                     },
                 };
-                let post_build = post_build(module, values, references())?;
                 let kustomization = kustomization(
                     SourceRef {
                         kind: "GitRepository",
-                        name: module.name.clone(),
+                        name: &module.name,
                     },
-                    git.path.clone(),
-                    spec.target_namespace.clone(),
-                    post_build,
+                    &git.path,
+                    target_namespace,
+                    post_build(module, values, references)?,
                 );
+                let main = to_yaml(&[&source, &kustomization]).into();
                 Ok(Pointer {
                     version: version.to_string(),
                     revision: tag,
-                    main: to_yaml(&[&source, &kustomization]).into(),
+                    main,
                     release: None,
                 })
             }
@@ -291,24 +299,21 @@ impl<'a> Renderer<'a> {
                 let source = Object {
                     api_version: SOURCE_API,
                     kind: "OCIRepository",
-                    metadata: meta.clone(),
+                    metadata: meta,
                     spec: OciRepositorySpec {
-                        interval: spec.interval.to_string(),
-                        url: oci.url.value.clone(),
-                        reference: OciReference {
-                            tag: version.to_string(),
-                        },
+                        interval,
+                        url: &oci.url.value,
+                        reference: OciReference { tag: version },
                     },
                 };
-                let post_build = post_build(module, values, references())?;
                 let kustomization = kustomization(
                     SourceRef {
                         kind: "OCIRepository",
-                        name: module.name.clone(),
+                        name: &module.name,
                     },
-                    oci.path.clone(),
-                    spec.target_namespace.clone(),
-                    post_build,
+                    &oci.path,
+                    target_namespace,
+                    post_build(module, values, references)?,
                 );
                 Ok(Pointer {
                     version: version.to_string(),
@@ -322,44 +327,45 @@ impl<'a> Renderer<'a> {
                 let repository = Object {
                     api_version: SOURCE_API,
                     kind: "HelmRepository",
-                    metadata: meta.clone(),
+                    metadata: meta,
                     spec: HelmRepositorySpec {
-                        interval: spec.interval.to_string(),
-                        url: url.clone(),
+                        interval,
+                        url,
                         kind: url.starts_with("oci://").then_some("oci"),
                     },
                 };
                 let release = Object {
                     api_version: HELM_API,
                     kind: "HelmRelease",
-                    metadata: meta.clone(),
+                    metadata: meta,
                     spec: HelmReleaseSpec {
-                        interval: spec.interval.to_string(),
+                        interval,
                         chart: HelmChartTemplate {
                             spec: HelmChartSpec {
-                                chart: helm.chart.clone(),
-                                version: version.to_string(),
+                                chart: &helm.chart,
+                                version,
                                 source_ref: SourceRef {
                                     kind: "HelmRepository",
-                                    name: module.name.clone(),
+                                    name: &module.name,
                                 },
                             },
                         },
-                        timeout: spec.timeout.as_ref().map(ToString::to_string),
-                        target_namespace: spec.target_namespace.clone(),
-                        install: spec.target_namespace.as_ref().map(|_| HelmInstall {
+                        timeout,
+                        target_namespace,
+                        install: target_namespace.map(|_| HelmInstall {
                             create_namespace: true,
                         }),
-                        values_from: references(),
+                        values_from: references,
                         values,
                     },
                 };
+                let path = format!("./{}/{}/{}", output.path.value, cluster.name, module.name);
                 let wrapper = kustomization(
                     SourceRef {
                         kind: "GitRepository",
-                        name: output.source_name.value.clone(),
+                        name: &output.source_name.value,
                     },
-                    format!("./{}/{}/{}", output.path.value, cluster.name, module.name),
+                    &path,
                     None,
                     None,
                 );
@@ -389,19 +395,19 @@ impl<'a> Renderer<'a> {
 
     /// The Kustomizations module `m` waits for on cluster `c`: its own `dependsOn`, and every
     /// bootstrap module on the cluster unless it is one itself.
-    pub fn depends_on(&self, c: usize, m: usize) -> BTreeSet<String> {
+    pub fn depends_on(&self, c: usize, m: usize) -> BTreeSet<&'a str> {
         let module = &self.fleet.modules[m];
-        let mut names: BTreeSet<String> = module
+        let mut names: BTreeSet<&'a str> = module
             .spec
             .depends_on
             .iter()
-            .map(|d| d.value.clone())
+            .map(|d| d.value.as_str())
             .collect();
         if module.kind == ModuleKind::Module {
             for &other in &self.assignment.modules_of_cluster[c] {
                 let other = &self.fleet.modules[other];
                 if other.kind == ModuleKind::BootstrapModule {
-                    names.insert(other.name.clone());
+                    names.insert(&other.name);
                 }
             }
         }
@@ -410,11 +416,11 @@ impl<'a> Renderer<'a> {
 }
 
 /// The values of a kustomize module as `postBuild.substitute` strings.
-fn post_build(
+fn post_build<'a>(
     module: &crate::model::Module,
     values: JsonMap,
-    substitute_from: Vec<ValuesRef>,
-) -> Result<Option<PostBuild>, TemplateError> {
+    substitute_from: &'a [ValuesRef<'a>],
+) -> Result<Option<PostBuild<'a>>, TemplateError> {
     let mut substitute = BTreeMap::new();
     for (key, value) in values {
         let text = match value {

@@ -9,6 +9,7 @@
 pub mod record;
 pub mod waves;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
@@ -260,9 +261,19 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     }
     module_names.extend(inputs.current.records.keys().map(String::as_str));
 
+    let by_cluster: Vec<_> = fleet
+        .clusters
+        .iter()
+        .map(|c| {
+            (
+                inputs.desired.clusters.get(&c.name),
+                current.clusters.get(&c.name),
+            )
+        })
+        .collect();
     let outcomes: Vec<Outcome> = module_names
         .into_par_iter()
-        .map(|name| plan_module(inputs, name))
+        .map(|name| plan_module(inputs, &by_cluster, name))
         .collect();
 
     let mut next = inputs.current.branch.clone();
@@ -311,9 +322,10 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     }
     defer_missing_dependencies(inputs, &mut next, &mut changes, &mut modules);
     changes.sort_by(|a, b| (&a.module, &a.cluster).cmp(&(&b.module, &b.cluster)));
-    let path = &fleet.spec.output.path.value;
-    let changed =
-        layout::branch_files(&next, path) != layout::branch_files(&inputs.current.branch, path);
+    let before = &inputs.current.branch;
+    let changed = !(layout::same_files(&next.pointers, &before.pointers)
+        && next.records == before.records
+        && next.foreign == before.foreign);
     Plan {
         now: inputs.now,
         modules,
@@ -349,7 +361,7 @@ fn defer_missing_dependencies(
 ) {
     let renderer = inputs.renderer;
     let fleet = renderer.fleet;
-    let depends_on = |cluster: &str, module: &str| -> BTreeSet<String> {
+    let depends_on = |cluster: &str, module: &str| -> BTreeSet<&str> {
         match (
             fleet
                 .clusters
@@ -370,11 +382,14 @@ fn defer_missing_dependencies(
             let missing: Vec<String> = match change.kind {
                 ChangeKind::Add | ChangeKind::Update => depends_on(&change.cluster, &change.module)
                     .into_iter()
-                    .filter(|d| !present.contains_key(d))
+                    .filter(|d| !present.contains_key(*d))
+                    .map(String::from)
                     .collect(),
                 ChangeKind::Remove => present
                     .keys()
-                    .filter(|other| depends_on(&change.cluster, other).contains(&change.module))
+                    .filter(|other| {
+                        depends_on(&change.cluster, other).contains(change.module.as_str())
+                    })
                     .cloned()
                     .collect(),
             };
@@ -385,8 +400,21 @@ fn defer_missing_dependencies(
         if held.is_empty() {
             break;
         }
-        for (i, kind, missing) in held.into_iter().rev() {
-            let change = changes.remove(i);
+        // Take the held changes out in one pass (removing them one by one is quadratic).
+        let mut held: BTreeMap<usize, (ChangeKind, Vec<String>)> = held
+            .into_iter()
+            .map(|(i, kind, missing)| (i, (kind, missing)))
+            .collect();
+        let mut taken = Vec::with_capacity(held.len());
+        let mut kept = Vec::with_capacity(changes.len() - held.len());
+        for (i, change) in std::mem::take(changes).into_iter().enumerate() {
+            match held.remove(&i) {
+                Some((kind, missing)) => taken.push((change, kind, missing)),
+                None => kept.push(change),
+            }
+        }
+        *changes = kept;
+        for (change, kind, missing) in taken.into_iter().rev() {
             let before = inputs
                 .current
                 .branch
@@ -456,7 +484,7 @@ enum RecordUpdate {
 struct Outcome {
     plan: ModulePlan,
     changes: Vec<Change>,
-    set: Vec<(String, Option<Pointer>)>,
+    set: BTreeMap<String, Option<Pointer>>,
     record: RecordUpdate,
 }
 
@@ -465,7 +493,8 @@ struct Pair<'a> {
     cluster: usize,
     name: &'a str,
     desired: Option<&'a Pointer>,
-    current: Option<Pointer>,
+    /// Borrowed from the branch, or rendered at the stable version for a newcomer.
+    current: Option<Cow<'a, Pointer>>,
 }
 
 impl Pair<'_> {
@@ -478,7 +507,11 @@ impl Pair<'_> {
     }
 }
 
-fn plan_module(inputs: &Inputs<'_>, name: &str) -> Outcome {
+/// The desired and current pointers of each cluster of the fleet, by index.
+type ByCluster<'a> = [(Option<&'a Modules>, Option<&'a Modules>)];
+type Modules = BTreeMap<String, Pointer>;
+
+fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &str) -> Outcome {
     let renderer = inputs.renderer;
     let fleet = renderer.fleet;
     let m = fleet.module_index(name);
@@ -493,21 +526,11 @@ fn plan_module(inputs: &Inputs<'_>, name: &str) -> Outcome {
     let mut pairs: Vec<Pair> = fleet
         .clusters
         .iter()
+        .zip(by_cluster)
         .enumerate()
-        .filter_map(|(c, cluster)| {
-            let desired = inputs
-                .desired
-                .clusters
-                .get(&cluster.name)
-                .and_then(|p| p.get(name));
-            let current = inputs
-                .current
-                .branch
-                .pointers
-                .clusters
-                .get(&cluster.name)
-                .and_then(|p| p.get(name))
-                .cloned();
+        .filter_map(|(c, (cluster, (desired, current)))| {
+            let desired = desired.and_then(|p| p.get(name));
+            let current = current.and_then(|p| p.get(name)).map(Cow::Borrowed);
             (desired.is_some() || current.is_some()).then_some(Pair {
                 cluster: c,
                 name: &cluster.name,
@@ -528,7 +551,7 @@ fn plan_module(inputs: &Inputs<'_>, name: &str) -> Outcome {
         evidence: Vec::new(),
         deferred: Vec::new(),
     };
-    let mut outcome_set = Vec::new();
+    let mut outcome_set = BTreeMap::new();
     let mut changes = Vec::new();
 
     if policy.paused {
@@ -574,8 +597,8 @@ fn plan_module(inputs: &Inputs<'_>, name: &str) -> Outcome {
                     to: Some(stable.clone()),
                     wave: None,
                 });
-                outcome_set.push((pair.name.to_string(), Some(pointer.clone())));
-                pair.current = Some(pointer);
+                outcome_set.insert(pair.name.to_string(), Some(pointer.clone()));
+                pair.current = Some(Cow::Owned(pointer));
             }
         }
     }
@@ -771,8 +794,7 @@ fn plan_module(inputs: &Inputs<'_>, name: &str) -> Outcome {
                 to,
                 wave: Some(wave.clone()),
             });
-            outcome_set.retain(|(c, _)| c != cluster);
-            outcome_set.push((cluster.clone(), pair.desired.cloned()));
+            outcome_set.insert(cluster.clone(), pair.desired.cloned());
         }
         record.waves[k].applied = true;
         plan.state = ModuleState::Advancing;
@@ -874,16 +896,29 @@ fn adopt_clusters(
     for wave in &mut record.waves {
         wave.clusters.retain(|c| in_scope.contains(c.as_str()));
     }
-    let known: BTreeSet<String> = record
+    let known: BTreeSet<&str> = record
         .waves
         .iter()
-        .flat_map(|w| w.clusters.iter().cloned())
+        .flat_map(|w| w.clusters.iter().map(String::as_str))
         .collect();
-    for pair in pairs.iter().filter(|p| !known.contains(p.name)) {
-        let last = record.waves.len().saturating_sub(1);
-        let i = waves::for_newcomer(&policy.waves, &fleet.clusters[pair.cluster]).min(last);
+    let last = record.waves.len().saturating_sub(1);
+    let newcomers: Vec<(usize, String)> = pairs
+        .iter()
+        .filter(|p| !known.contains(p.name))
+        .map(|p| {
+            let wave = waves::for_newcomer(&policy.waves, &fleet.clusters[p.cluster]).min(last);
+            (wave, p.name.to_string())
+        })
+        .collect();
+    let mut joined = vec![false; record.waves.len()];
+    for (i, name) in newcomers {
         if let Some(wave) = record.waves.get_mut(i) {
-            wave.clusters.push(pair.name.to_string());
+            wave.clusters.push(name);
+            joined[i] = true;
+        }
+    }
+    for (wave, joined) in record.waves.iter_mut().zip(joined) {
+        if joined {
             wave.clusters.sort();
         }
     }

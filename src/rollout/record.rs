@@ -67,7 +67,7 @@ pub struct PairProblem {
 impl RolloutRecord {
     /// Parses a record read from `file`.
     pub fn parse(file: &str, text: &str) -> Result<RolloutRecord, String> {
-        serde_saphyr::from_str_with_options(text, crate::load::yaml_options())
+        serde_saphyr::from_str_with_options(text, crate::load::yaml_options_for(text.len()))
             .map_err(|e| format!("{file}: {}", e.without_snippet()))
     }
 

@@ -7,6 +7,7 @@ mod errors;
 mod git;
 mod github;
 mod health;
+mod incremental;
 mod inventory;
 mod killed;
 mod limits;

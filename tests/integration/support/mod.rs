@@ -8,6 +8,9 @@ use tempfile::TempDir;
 
 use self::kube::{FakeCluster, Server, capi_clusters};
 
+/// The synthetic fleet generator of the benches.
+#[path = "../../../benches/support/fleet.rs"]
+pub mod fleet;
 pub mod git_http;
 pub mod github;
 pub mod kube;

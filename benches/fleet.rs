@@ -1,0 +1,119 @@
+//! The stages of a whole-fleet render and plan, on synthetic fleets of 1,000 and 10,000
+//! clusters × 20 modules (`FLEEET_BENCH_CLUSTERS=1000,10000` to choose). The whole process,
+//! up to 100,000 clusters, is measured by `bench/run`.
+//!
+//! `cargo bench --bench fleet [-- FILTER]`
+
+mod support;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+use fleeet::render::Renderer;
+use fleeet::rollout::{self, Inputs};
+use fleeet::{layout, select, template};
+use support::fleet::Shape;
+use support::scenario::{self, RolloutInProgress};
+
+const MODULES: usize = 20;
+/// Modules bumped in the rollout-in-progress scenario.
+const BUMPED: usize = 5;
+
+fn sizes() -> Vec<usize> {
+    std::env::var("FLEEET_BENCH_CLUSTERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000])
+}
+
+fn shape(clusters: usize) -> Shape {
+    Shape {
+        clusters,
+        modules: MODULES,
+        seed: 1,
+        bump: 0,
+    }
+}
+
+fn stages(c: &mut Criterion) {
+    for clusters in sizes() {
+        let id = BenchmarkId::from_parameter(clusters);
+        // Throughput in (cluster, module) pairs: the modules each cluster's labels select.
+        let assigned = select::assign(&scenario::load(&shape(clusters)))
+            .clusters_of_module
+            .iter()
+            .map(Vec::len)
+            .sum::<usize>();
+        let pairs = |g: &mut criterion::BenchmarkGroup<_>| {
+            g.throughput(Throughput::Elements(assigned as u64))
+                .sample_size(10)
+                .warm_up_time(Duration::from_secs(1))
+                .measurement_time(Duration::from_secs(5));
+        };
+
+        let files = scenario::fleet_files(&shape(clusters));
+        let mut group = c.benchmark_group("load");
+        pairs(&mut group);
+        group.bench_function(id.clone(), |b| {
+            b.iter_with_large_drop(|| fleeet::load::load(black_box(&files)).expect("valid"))
+        });
+        group.finish();
+        drop(files);
+
+        let fleet = scenario::load(&shape(clusters));
+        let mut group = c.benchmark_group("select");
+        pairs(&mut group);
+        group.bench_function(id.clone(), |b| {
+            b.iter_with_large_drop(|| select::assign(black_box(&fleet)))
+        });
+        group.finish();
+
+        let env = template::sandbox();
+        let mut group = c.benchmark_group("template+render");
+        pairs(&mut group);
+        group.bench_function(id.clone(), |b| {
+            b.iter_with_large_drop(|| {
+                Renderer::new(black_box(&fleet), &env)
+                    .and_then(|r| r.render_all())
+                    .expect("renders")
+            })
+        });
+        group.finish();
+
+        let rendered = Renderer::new(&fleet, &env)
+            .and_then(|r| r.render_all())
+            .expect("renders");
+        let mut group = c.benchmark_group("layout");
+        pairs(&mut group);
+        group.bench_function(id.clone(), |b| {
+            b.iter_with_large_drop(|| layout::files(black_box(&rendered), "clusters"))
+        });
+        group.finish();
+        drop((rendered, fleet));
+
+        let scenario = RolloutInProgress::new(&Shape {
+            bump: BUMPED,
+            ..shape(clusters)
+        });
+        let renderer = Renderer::new(&scenario.fleet, &env).expect("compiles");
+        let desired = renderer.render_all().expect("renders");
+        let inputs = Inputs {
+            renderer: &renderer,
+            desired: &desired,
+            current: &scenario.current,
+            health: Some(&scenario.health),
+            now: scenario.now,
+        };
+        let mut group = c.benchmark_group("plan");
+        pairs(&mut group);
+        group.bench_function(id, |b| {
+            b.iter_with_large_drop(|| rollout::plan(black_box(&inputs)))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);

@@ -1,0 +1,119 @@
+//! Benchmark scenarios on a synthetic fleet: the fleet in memory, and a rollout in progress
+//! (a version bump of several modules, its first wave applied, every pair healthy).
+
+use jiff::{SignedDuration, Timestamp};
+
+use fleeet::health::{ClusterHealth, HealthSnapshot, ModuleHealth};
+use fleeet::layout::{self, Branch};
+use fleeet::load::FleetFiles;
+use fleeet::model::Fleet;
+use fleeet::render::Renderer;
+use fleeet::rollout::{self, CurrentState, Inputs};
+
+use super::fleet::{Shape, generate};
+
+/// When the health snapshots are taken.
+pub const OBSERVED_AT: &str = "2026-06-01T12:00:00Z";
+
+/// The synthetic fleet's files, in memory.
+pub fn fleet_files(shape: &Shape) -> FleetFiles {
+    let mut files = FleetFiles::new("");
+    for (path, text) in generate(shape) {
+        files.insert(path, text);
+    }
+    files
+}
+
+/// The synthetic fleet, loaded.
+pub fn load(shape: &Shape) -> Fleet {
+    fleeet::load::load(&fleet_files(shape)).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every pointer of `branch` ready at the revision it pins since two hours before
+/// [`OBSERVED_AT`]: long past any bake time.
+pub fn healthy(renderer: &Renderer<'_>, branch: &Branch) -> HealthSnapshot {
+    let observed_at: Timestamp = OBSERVED_AT.parse().expect("a timestamp");
+    let since = observed_at - SignedDuration::from_hours(2);
+    let fleet = renderer.fleet;
+    let mut snapshot = HealthSnapshot::new(observed_at);
+    for (cluster, pointers) in &branch.pointers.clusters {
+        let Ok(c) = fleet
+            .clusters
+            .binary_search_by(|x| x.name.as_str().cmp(cluster))
+        else {
+            continue;
+        };
+        let modules = pointers
+            .iter()
+            .filter_map(|(module, pointer)| {
+                let m = fleet.module_index(module)?;
+                let revision = renderer.render_pair(c, m, &pointer.version).ok()?.revision;
+                Some((
+                    module.clone(),
+                    ModuleHealth {
+                        ready: true,
+                        revision: Some(format!("{revision}@sha256:5f2c0e")),
+                        since: Some(since),
+                        reason: Some("ReconciliationSucceeded".into()),
+                        generation: Some(2),
+                        observed_generation: Some(2),
+                        ..ModuleHealth::default()
+                    },
+                ))
+            })
+            .collect();
+        snapshot.clusters.insert(
+            cluster.clone(),
+            ClusterHealth {
+                reachable: true,
+                error: None,
+                modules,
+            },
+        );
+    }
+    snapshot
+}
+
+/// A rollout in progress: `shape.bump` modules of `shape` were bumped after the rest of the
+/// fleet was rendered; their first wave is applied and healthy.
+pub struct RolloutInProgress {
+    /// The fleet after the bump.
+    pub fleet: Fleet,
+    /// The rendered branch with the first wave applied and rollout records.
+    pub current: CurrentState,
+    pub health: HealthSnapshot,
+    pub now: Timestamp,
+}
+
+impl RolloutInProgress {
+    pub fn new(shape: &Shape) -> Self {
+        let env = fleeet::template::sandbox();
+        let before = load(&Shape { bump: 0, ..*shape });
+        let path = before.spec.output.path.value.clone();
+        let rendered = Renderer::new(&before, &env)
+            .and_then(|r| r.render_all())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let previous = CurrentState::from_files(&layout::files(&rendered, &path), &path);
+
+        let fleet = load(shape);
+        let renderer = Renderer::new(&fleet, &env).unwrap_or_else(|e| panic!("{e}"));
+        let desired = renderer.render_all().unwrap_or_else(|e| panic!("{e}"));
+        let now: Timestamp = OBSERVED_AT.parse().expect("a timestamp");
+        let first = rollout::plan(&Inputs {
+            renderer: &renderer,
+            desired: &desired,
+            current: &previous,
+            health: None,
+            now,
+        });
+        let current = CurrentState::from_files(&layout::branch_files(&first.next, &path), &path);
+        let health = healthy(&renderer, &current.branch);
+        drop(renderer);
+        RolloutInProgress {
+            fleet,
+            current,
+            health,
+            now,
+        }
+    }
+}
