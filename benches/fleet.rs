@@ -1,5 +1,6 @@
-//! The stages of a whole-fleet render and plan, on synthetic fleets of 1,000 and 10,000
-//! clusters × 20 modules (`FLEEET_BENCH_CLUSTERS=1000,10000` to choose). The whole process,
+//! The stages of a whole-fleet render and plan, and the git tree write of their output, on
+//! synthetic fleets of 1,000 and 10,000 clusters × 20 modules (`FLEEET_BENCH_CLUSTERS=1000,10000`
+//! to choose). The whole process,
 //! up to 100,000 clusters, is measured by `bench/run`.
 //!
 //! `cargo bench --bench fleet [-- FILTER]`
@@ -7,10 +8,13 @@
 mod support;
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{
+    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 
+use fleeet::git::Repo;
 use fleeet::render::Renderer;
 use fleeet::rollout::{self, Inputs};
 use fleeet::{layout, select, template};
@@ -108,8 +112,46 @@ fn stages(c: &mut Criterion) {
         };
         let mut group = c.benchmark_group("plan");
         pairs(&mut group);
-        group.bench_function(id, |b| {
+        group.bench_function(id.clone(), |b| {
             b.iter_with_large_drop(|| rollout::plan(black_box(&inputs)))
+        });
+        group.finish();
+
+        // The git tree write of the rendered branch: first whole, into an empty repository, then
+        // the planned step on top of it. Each measured write gets a fresh repository, so every
+        // object it needs is new, as in CI.
+        let path = &scenario.fleet.spec.output.path.value;
+        let before = layout::branch_files(&scenario.current.branch, path);
+        let step = layout::branch_files(&rollout::plan(&inputs).next, path);
+        let mut group = c.benchmark_group("git tree write");
+        pairs(&mut group);
+        group.sampling_mode(SamplingMode::Flat);
+        group.bench_function(BenchmarkId::new("whole branch", clusters), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let dir = tempfile::tempdir().expect("a temporary directory");
+                        let repo = Repo::init_bare(dir.path()).expect("a repository");
+                        let start = Instant::now();
+                        black_box(repo.write_tree(None, &before).expect("written"));
+                        start.elapsed()
+                    })
+                    .sum()
+            })
+        });
+        group.bench_function(BenchmarkId::new("one rollout step", clusters), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let dir = tempfile::tempdir().expect("a temporary directory");
+                        let repo = Repo::init_bare(dir.path()).expect("a repository");
+                        let base = repo.write_tree(None, &before).expect("written");
+                        let start = Instant::now();
+                        black_box(repo.write_tree(Some(base), &step).expect("written"));
+                        start.elapsed()
+                    })
+                    .sum()
+            })
         });
         group.finish();
     }

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use git2::{ObjectType, Oid, Signature, Tree};
+use std::io::Write;
+
+use git2::{Buf, ObjectType, Odb, Oid, Repository, Signature, Tree};
 
 use super::{Identity, Repo, failed};
 use crate::Error;
@@ -27,7 +29,14 @@ impl Repo {
                     .map_err(failed(format!("reading the base tree {id}")))
             })
             .transpose()?;
-        self.write_folder(base.as_ref(), &entries, 0)
+        let scratch = Scratch::new(&self.repo)?;
+        let mut writer = TreeWriter {
+            repo: &scratch.repo,
+            written: Vec::new(),
+        };
+        let tree = writer.folder(base.as_ref(), &entries, 0)?;
+        scratch.store_as_pack(&writer.written, &self.repo)?;
+        Ok(tree)
     }
 
     /// Writes the tree whose top-level folders `managed` hold exactly `files` (all under them),
@@ -96,11 +105,64 @@ impl Repo {
         let tree = self.write_tree(None, &Files::new())?;
         self.commit(&[], tree, message, identity)
     }
+}
 
+/// A repository that keeps the objects written into it in memory, and reads those of another.
+///
+/// Writing a whole rendered branch as loose objects costs a file per pointer, ten times as long
+/// as the rest of the write; fleeet writes the new objects as one pack file instead.
+struct Scratch {
+    repo: Repository,
+}
+
+impl Scratch {
+    /// A scratch repository reading the objects of `repo`.
+    fn new(repo: &Repository) -> Result<Scratch, Error> {
+        let context = || "preparing to write git objects".to_string();
+        let scratch = Repository::from_odb(Odb::new().map_err(failed(context()))?)
+            .map_err(failed(context()))?;
+        let odb = scratch.odb().map_err(failed(context()))?;
+        odb.add_new_mempack_backend(2).map_err(failed(context()))?;
+        odb.add_disk_alternate(&repo.path().join("objects").to_string_lossy())
+            .map_err(failed(context()))?;
+        drop(odb);
+        Ok(Scratch { repo: scratch })
+    }
+
+    /// Stores the objects `ids` (written here, or already in `repo`) in `repo` as one pack file.
+    fn store_as_pack(&self, ids: &[Oid], repo: &Repository) -> Result<(), Error> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let context = || format!("writing {} new git objects as a pack", ids.len());
+        let mut builder = self.repo.packbuilder().map_err(failed(context()))?;
+        builder.set_threads(0); // one per CPU, for the search for deltas
+        for &id in ids {
+            builder.insert_object(id, None).map_err(failed(context()))?;
+        }
+        let mut pack = Buf::new();
+        builder.write_buf(&mut pack).map_err(failed(context()))?;
+        let odb = repo.odb().map_err(failed(context()))?;
+        let mut writer = odb.packwriter().map_err(failed(context()))?;
+        writer
+            .write_all(&pack)
+            .map_err(|e| Error::io(&repo.path().join("objects"), e))?;
+        writer.commit().map_err(failed(context()))?;
+        Ok(())
+    }
+}
+
+/// Writes folders and files into a repository as trees and blobs, noting which it wrote.
+struct TreeWriter<'r> {
+    repo: &'r Repository,
+    written: Vec<Oid>,
+}
+
+impl<'r> TreeWriter<'r> {
     /// Writes the folder holding `entries` (full paths, sorted, with the folder's own path the
     /// first `at` bytes of each) and returns its id; `base` is the same folder in the base tree.
-    fn write_folder(
-        &self,
+    fn folder(
+        &mut self,
         base: Option<&Tree<'_>>,
         entries: &[(&str, &[u8])],
         at: usize,
@@ -111,7 +173,7 @@ impl Repo {
             let relative = &path[at..];
             match relative.split_once('/') {
                 None => {
-                    children.push((relative, self.write_blob(base, relative, bytes)?, FILE));
+                    children.push((relative, self.blob(base, relative, bytes)?, FILE));
                     rest = &rest[1..];
                 }
                 Some((name, _)) => {
@@ -124,7 +186,7 @@ impl Repo {
                         })
                         .count();
                     let sub_base = base.and_then(|tree| self.subtree(tree, name));
-                    let id = self.write_folder(sub_base.as_ref(), &rest[..count], inner)?;
+                    let id = self.folder(sub_base.as_ref(), &rest[..count], inner)?;
                     children.push((name, id, FOLDER));
                     rest = &rest[count..];
                 }
@@ -154,11 +216,13 @@ impl Repo {
         for (name, id, mode) in children {
             builder.insert(name, id, mode).map_err(failed(context()))?;
         }
-        builder.write().map_err(failed(context()))
+        let id = builder.write().map_err(failed(context()))?;
+        self.written.push(id);
+        Ok(id)
     }
 
     /// The id of the blob holding `bytes`, written unless `base` has it at `name` already.
-    fn write_blob(&self, base: Option<&Tree<'_>>, name: &str, bytes: &[u8]) -> Result<Oid, Error> {
+    fn blob(&mut self, base: Option<&Tree<'_>>, name: &str, bytes: &[u8]) -> Result<Oid, Error> {
         let context = || format!("writing the file {name}");
         let id = Oid::hash_object(ObjectType::Blob, bytes).map_err(failed(context()))?;
         let unchanged = base
@@ -166,12 +230,13 @@ impl Repo {
             .is_some_and(|e| e.id() == id && e.filemode() == FILE);
         if !unchanged {
             self.repo.blob(bytes).map_err(failed(context()))?;
+            self.written.push(id);
         }
         Ok(id)
     }
 
     /// The folder `name` of `tree`, if it has one.
-    fn subtree(&self, tree: &Tree<'_>, name: &str) -> Option<Tree<'_>> {
+    fn subtree(&self, tree: &Tree<'_>, name: &str) -> Option<Tree<'r>> {
         let entry = tree.get_name(name)?;
         if entry.kind() != Some(ObjectType::Tree) {
             return None;
@@ -201,22 +266,18 @@ mod tests {
     use super::super::testing::*;
     use super::*;
 
-    /// The number of loose objects in the repository at `git_dir`.
-    fn loose_objects(git_dir: &Path) -> usize {
-        let in_fanout = |path: &Path| {
-            let folder = path
-                .parent()
-                .unwrap()
-                .file_name()
-                .unwrap()
-                .to_string_lossy();
-            folder.len() == 2 && folder.chars().all(|c| c.is_ascii_hexdigit())
-        };
-        walkdir::WalkDir::new(git_dir.join("objects"))
-            .into_iter()
-            .map(Result::unwrap)
-            .filter(|e| e.file_type().is_file() && in_fanout(e.path()))
-            .count()
+    /// The number of objects in `repo`, loose or packed.
+    fn objects(repo: &Repo) -> usize {
+        let mut count = 0;
+        repo.repo
+            .odb()
+            .unwrap()
+            .foreach(|_| {
+                count += 1;
+                true
+            })
+            .unwrap();
+        count
     }
 
     fn fleet_files(clusters: usize, version: &str) -> Files {
@@ -273,18 +334,40 @@ mod tests {
     }
 
     #[test]
+    fn new_objects_are_stored_as_one_pack_file_not_loose() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let files = fleet_files(20, "1.0");
+        let tree = repo.write_tree(None, &files).unwrap();
+        let stored: Vec<String> = walkdir::WalkDir::new(dir.path().join("objects"))
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(stored.len(), 2, "{stored:?}");
+        assert!(stored.iter().any(|name| name.ends_with(".pack")), "{stored:?}");
+        assert!(stored.iter().any(|name| name.ends_with(".idx")), "{stored:?}");
+        // Blobs: one kustomization.yaml shared by all, 3 pointers per cluster and a record; trees:
+        // 20 cluster folders, clusters/, .fleeet/rollouts/, .fleeet/ and the root.
+        assert_eq!(objects(&repo), 1 + 20 * 3 + 1 + 20 + 1 + 2 + 1);
+        let id = repo.commit(&[], tree, "t", &identity(1)).unwrap();
+        assert_eq!(repo.read_files(id, &["clusters", ".fleeet"]).unwrap(), files);
+    }
+
+    #[test]
     fn one_changed_file_writes_its_blob_and_the_folders_on_its_path() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
         let mut files = fleet_files(50, "1.0");
         let base = repo.write_tree(None, &files).unwrap();
-        let before = loose_objects(dir.path());
+        let before = objects(&repo);
 
         files.insert("clusters/c7/m1.yaml".into(), "changed".into());
         let tree = repo.write_tree(Some(base), &files).unwrap();
 
         // The blob, clusters/c7, clusters and the root.
-        assert_eq!(loose_objects(dir.path()) - before, 4);
+        assert_eq!(objects(&repo) - before, 4);
         let (old, new) = (
             repo.repo.find_tree(base).unwrap(),
             repo.repo.find_tree(tree).unwrap(),
@@ -299,9 +382,9 @@ mod tests {
         );
 
         // Unchanged files over the same base write nothing at all.
-        let before = loose_objects(dir.path());
+        let before = objects(&repo);
         assert_eq!(repo.write_tree(Some(tree), &files).unwrap(), tree);
-        assert_eq!(loose_objects(dir.path()), before);
+        assert_eq!(objects(&repo), before);
     }
 
     #[test]
