@@ -493,12 +493,12 @@ mod timing {
 
         let start = Instant::now();
         let tree = repo.write_tree(None, &files).unwrap();
-        time("write_tree, every object new (loose)", start);
+        time("write_tree, every object new (one pack)", start);
         let base = repo.commit(&[], tree, "base", &identity(1)).unwrap();
 
         let start = Instant::now();
         let read = repo.read_files(base, &["clusters", ".fleeet"]).unwrap();
-        time("read_files, loose objects", start);
+        time("read_files", start);
         assert_eq!(read.len(), files.len());
 
         let mut one = files.clone();
@@ -538,7 +538,7 @@ mod timing {
         time("fetch_branch", start);
         let start = Instant::now();
         let read = clone.read_files(tip, &["clusters", ".fleeet"]).unwrap();
-        time("read_files, packed objects", start);
+        time("read_files, after a fetch", start);
         assert_eq!(read, files);
 
         // 20 waves of 500 clusters each upgrade module-03, then ask when each pointer of
