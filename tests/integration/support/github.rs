@@ -457,49 +457,14 @@ fn reason(status: u16) -> &'static str {
 
 /// `a=b&c=d`, percent-decoded.
 fn query_pairs(query: &str) -> BTreeMap<String, String> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .collect()
 }
 
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn encode_component(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// `text` as one percent-encoded path segment.
+fn encode_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn strings(value: &Value) -> Vec<String> {
@@ -708,11 +673,10 @@ impl State {
             let link = |n: usize| {
                 let mut q = query.clone();
                 q.insert("page".into(), n.to_string());
-                let q: Vec<String> = q
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
-                    .collect();
-                format!("{}{path}?{}", self.api, q.join("&"))
+                let q = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(&q)
+                    .finish();
+                format!("{}{path}?{q}", self.api)
             };
             headers.push((
                 "link".to_owned(),
@@ -928,7 +892,7 @@ impl State {
     fn label_json(&self, name: &str) -> Value {
         json!({
             "id": 208045946, "node_id": "MDU6TGFiZWwyMDgwNDU5NDY=",
-            "url": format!("{}/repos/{REPO}/labels/{}", self.api, encode_component(name)),
+            "url": format!("{}/repos/{REPO}/labels/{}", self.api, encode_segment(name)),
             "name": name, "description": null, "color": "ededed", "default": false
         })
     }

@@ -246,10 +246,8 @@ fn route(state: &State, path_and_query: &str) -> (u16, String) {
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    let query: BTreeMap<String, String> = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_string(), decode(v)))
+    let query: BTreeMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .collect();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let missing = || {
@@ -410,30 +408,6 @@ fn selects(selector: &str, labels: &Value) -> bool {
             !labels[term].is_null()
         }
     })
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                out.push(u8::from_str_radix(hex, 16).unwrap_or(b'?'));
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A running server hosting fake clusters under path prefixes.
