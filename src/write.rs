@@ -45,13 +45,15 @@ pub fn write_dir(out: &Path, files: &Files) -> Result<WriteSummary, Error> {
         .collect();
     let existed = check_output_dir(out, &allowed)?;
     let temp = temporary_sibling(out)?;
-    let filled = fill(&temp, out, existed, files).and_then(|filled| {
-        swap_in(&temp, out, existed)
-            .map_err(|e| Error::io(out, e))
-            .map(|()| filled)
+    let (filled, old_files) = on_io_threads(|| {
+        let filled = fill(&temp, out, existed, files).and_then(|filled| {
+            swap_in(&temp, out, existed)
+                .map_err(|e| Error::io(out, e))
+                .map(|()| filled)
+        });
+        // After a swap `temp` holds the old output; after a failure, the partial new one.
+        (filled, remove_tree(&temp))
     });
-    // After a swap `temp` holds the old output; after a failure, the partial new one.
-    let old_files = remove_tree(&temp);
     let filled = filled?;
     Ok(WriteSummary {
         written: filled.written,
@@ -62,6 +64,28 @@ pub fn write_dir(out: &Path, files: &Files) -> Result<WriteSummary, Error> {
             0
         },
     })
+}
+
+/// Threads for writing and removing files. Those calls mostly wait on the disk, so threads
+/// beyond the CPUs overlap the waits: removing a 10,000-cluster output (184,000 files, 63,000
+/// folders) took 7.7 s on 2 threads and 3.7–4.2 s on 8 on a 2-CPU machine's disk.
+const IO_THREADS: usize = 8;
+
+/// Runs `work` on a pool of [`IO_THREADS`] threads (on the calling thread's pool if that pool
+/// cannot be made).
+fn on_io_threads<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(IO_THREADS)
+            .thread_name(|i| format!("fleeet-io-{i}"))
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
 }
 
 /// Whether `path` is relative and stays inside the folder it is joined to.
