@@ -15,6 +15,7 @@ use criterion::{
 };
 
 use fleeet::git::Repo;
+use fleeet::layout::Files;
 use fleeet::render::Renderer;
 use fleeet::rollout::{self, Inputs};
 use fleeet::{layout, select, template};
@@ -127,34 +128,28 @@ fn stages(c: &mut Criterion) {
         pairs(&mut group);
         group.sampling_mode(SamplingMode::Flat);
         group.bench_function(BenchmarkId::new("whole branch", clusters), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let dir = tempfile::tempdir().expect("a temporary directory");
-                        let repo = Repo::init_bare(dir.path()).expect("a repository");
-                        let start = Instant::now();
-                        black_box(repo.write_tree(None, &before).expect("written"));
-                        start.elapsed()
-                    })
-                    .sum()
-            })
+            b.iter_custom(|iters| time_tree_writes(iters, None, &before))
         });
         group.bench_function(BenchmarkId::new("one rollout step", clusters), |b| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| {
-                        let dir = tempfile::tempdir().expect("a temporary directory");
-                        let repo = Repo::init_bare(dir.path()).expect("a repository");
-                        let base = repo.write_tree(None, &before).expect("written");
-                        let start = Instant::now();
-                        black_box(repo.write_tree(Some(base), &step).expect("written"));
-                        start.elapsed()
-                    })
-                    .sum()
-            })
+            b.iter_custom(|iters| time_tree_writes(iters, Some(&before), &step))
         });
         group.finish();
     }
+}
+
+/// The time of `iters` writes of `files` as a git tree, each into a fresh repository, on top of
+/// the tree of `base` when given (written first, not timed).
+fn time_tree_writes(iters: u64, base: Option<&Files>, files: &Files) -> Duration {
+    (0..iters)
+        .map(|_| {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let repo = Repo::init_bare(dir.path()).expect("a repository");
+            let base = base.map(|base| repo.write_tree(None, base).expect("written"));
+            let start = Instant::now();
+            black_box(repo.write_tree(base, files).expect("written"));
+            start.elapsed()
+        })
+        .sum()
 }
 
 criterion_group!(benches, stages);

@@ -40,6 +40,41 @@ macro_rules! refuse {
     };
 }
 
+/// Serializer methods that refuse `None`, unit values and newtype wrappers.
+macro_rules! refuse_empty_and_wrapped {
+    () => {
+        fn serialize_none(self) -> Result {
+            Err(Unsupported)
+        }
+
+        fn serialize_unit(self) -> Result {
+            Err(Unsupported)
+        }
+
+        fn serialize_unit_struct(self, _: &'static str) -> Result {
+            Err(Unsupported)
+        }
+
+        fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result {
+            Err(Unsupported)
+        }
+
+        fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result {
+            Err(Unsupported)
+        }
+
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result {
+            Err(Unsupported)
+        }
+    };
+}
+
 /// Appends `value` as one YAML document to `out`, exactly as `serde_saphyr::to_fmt_writer`
 /// would, or fails (leaving partial output behind) when `value` holds something else.
 pub fn write<T: Serialize + ?Sized>(out: &mut String, value: &T) -> Result {
@@ -307,39 +342,11 @@ impl<'a> ser::Serializer for Value<'a> {
         self.scalar(v, style)
     }
 
-    fn serialize_none(self) -> Result {
-        Err(Unsupported)
-    }
-
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result {
         value.serialize(self)
     }
 
-    fn serialize_unit(self) -> Result {
-        Err(Unsupported)
-    }
-
-    fn serialize_unit_struct(self, _: &'static str) -> Result {
-        Err(Unsupported)
-    }
-
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result {
-        Err(Unsupported)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result {
-        Err(Unsupported)
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result {
-        Err(Unsupported)
-    }
+    refuse_empty_and_wrapped!();
 
     fn serialize_seq(self, len: Option<usize>) -> Result<Seq<'a>> {
         let depth = match self.place {
@@ -479,39 +486,11 @@ impl ser::Serializer for KeyText<'_, '_> {
         serialize_bytes: &[u8],
     );
 
-    fn serialize_none(self) -> Result {
-        Err(Unsupported)
-    }
-
     fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result {
         Err(Unsupported)
     }
 
-    fn serialize_unit(self) -> Result {
-        Err(Unsupported)
-    }
-
-    fn serialize_unit_struct(self, _: &'static str) -> Result {
-        Err(Unsupported)
-    }
-
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result {
-        Err(Unsupported)
-    }
-
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, _: &T) -> Result {
-        Err(Unsupported)
-    }
-
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result {
-        Err(Unsupported)
-    }
+    refuse_empty_and_wrapped!();
 
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
         Err(Unsupported)
