@@ -11,6 +11,7 @@ use self::kube::{FakeCluster, Server, capi_clusters};
 /// The synthetic fleet generator of the benches.
 #[path = "../../../benches/support/fleet.rs"]
 pub mod fleet;
+pub mod fleet_box;
 pub mod git_http;
 pub mod github;
 pub mod kube;
