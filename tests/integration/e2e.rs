@@ -147,18 +147,20 @@ impl Loop {
         self.fleeet(&["reconcile", "--kubeconfig", kubeconfig])
     }
 
+    /// `fleeet inventory sync` as the deploy/rbac identity; its summary line.
     fn inventory_sync(&self) -> String {
         let kubeconfig = self.management.to_str().unwrap();
         let namespace = &self.fleet_box.env.namespace;
-        self.fleeet(&[
+        let run = self.fleeet(&[
             "inventory",
             "sync",
             "--kubeconfig",
             kubeconfig,
             "-n",
             namespace,
-        ])
-        .success()
+        ]);
+        run.success();
+        run.stderr()
     }
 
     /// The health snapshot `fleeet status --save` writes, as JSON.
