@@ -72,6 +72,7 @@ pub fn health(object: &Value, revision: Option<String>) -> ModuleHealth {
         message: ready
             .and_then(|c| c["message"].as_str())
             .unwrap_or_default()
+            .trim()
             .to_string(),
         stalled: condition(status, "Stalled").is_some_and(|c| c["status"] == "True"),
         generation,
@@ -130,6 +131,18 @@ mod tests {
 
     fn helm() -> BTreeSet<String> {
         BTreeSet::from(["monitoring".to_string()])
+    }
+
+    #[test]
+    fn messages_are_kept_without_the_line_break_kustomize_controller_ends_them_with() {
+        // As kustomize-controller v1.9 reports an object the API server refused.
+        let message = "Service/default/hello dry-run failed (Invalid): Service \"hello\" is invalid: \
+                       [spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive]\n";
+        let mut failing = object("hello", "False", "ReconciliationFailed", json!({}));
+        failing["status"]["conditions"][0]["message"] = json!(message);
+        let health = health(&failing, None);
+        assert_eq!(health.message, message.trim_end());
+        assert!(!health.ready);
     }
 
     #[test]

@@ -449,6 +449,30 @@ async fn real_flux_rolls_a_module_out_in_waves_and_halts_on_a_bad_version() {
             .is_some()
     );
     assert!(l.kustomization("w2").is_err(), "w2 waits for its wave");
+    // A cluster whose wave has not come follows an empty folder: its sync is Ready, sparse.
+    let rendered = l.rendered();
+    assert!(
+        rendered.contains_key("clusters/w2/kustomization.yaml"),
+        "{:?}",
+        rendered.keys()
+    );
+    for cluster in ["w1", "w2"] {
+        let root = l
+            .fleet_box
+            .get(cluster, "kustomization", "fleeet", "flux-system")
+            .unwrap();
+        assert_eq!(condition(&root, "Ready")["status"], "True", "{root}");
+        let source = l
+            .fleet_box
+            .get(cluster, "gitrepository", "fleeet", "flux-system")
+            .unwrap();
+        let sparse = &source["status"]["observedSparseCheckout"];
+        assert_eq!(
+            sparse,
+            &serde_json::json!([format!("clusters/{cluster}")]),
+            "{source}"
+        );
+    }
 
     // Health, read back through the kubeconfig Secrets.
     let health = l.status();
