@@ -54,11 +54,17 @@ pub fn modules(
 
 /// The health of one Flux object whose revision is `revision`. It is ready only when its
 /// `Ready` condition is `True` for its current generation.
+///
+/// The generation observed is the one the `Ready` condition states (Flux writes it into each
+/// condition), else `status.observedGeneration`: kustomize-controller leaves the latter at `-1`
+/// while an object has never reconciled successfully, though its failure is current.
 pub fn health(object: &Value, revision: Option<String>) -> ModuleHealth {
     let status = &object["status"];
     let ready = condition(status, "Ready");
     let generation = object["metadata"]["generation"].as_i64();
-    let observed_generation = status["observedGeneration"].as_i64();
+    let observed_generation = ready
+        .and_then(|c| c["observedGeneration"].as_i64())
+        .or_else(|| status["observedGeneration"].as_i64());
     let current = match (generation, observed_generation) {
         (Some(g), Some(o)) => o >= g,
         (Some(_), None) => false,
@@ -143,6 +149,38 @@ mod tests {
         let health = health(&failing, None);
         assert_eq!(health.message, message.trim_end());
         assert!(!health.ready);
+    }
+
+    #[test]
+    fn a_first_reconciliation_that_failed_is_current_though_status_says_generation_minus_one() {
+        // kustomize-controller v1.9.6, a Kustomization that never applied.
+        let failing = json!({
+            "metadata": {"name": "hello", "generation": 1, "labels": {"fleeet.dev/module": "hello"}},
+            "status": {
+                "observedGeneration": -1,
+                "conditions": [
+                    {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry",
+                     "observedGeneration": 1, "lastTransitionTime": "2026-12-01T22:02:07Z"},
+                    {"type": "Ready", "status": "False", "reason": "ReconciliationFailed",
+                     "message": "ConfigMap/hello namespace not specified\n", "observedGeneration": 1,
+                     "lastTransitionTime": "2026-12-01T22:02:07Z"},
+                ],
+            },
+        });
+        let health = health(&failing, None);
+        assert_eq!(health.observed_generation, Some(1));
+        assert_eq!(crate::health::kstatus::word(&health), "failed");
+    }
+
+    #[test]
+    fn a_ready_condition_of_an_older_generation_is_stale() {
+        let mut stale = object("hello", "True", "ReconciliationSucceeded", json!({}));
+        stale["metadata"]["generation"] = json!(2);
+        stale["status"]["observedGeneration"] = json!(2);
+        stale["status"]["conditions"][0]["observedGeneration"] = json!(1);
+        let health = health(&stale, None);
+        assert!(!health.ready);
+        assert_eq!(crate::health::kstatus::word(&health), "progressing");
     }
 
     #[test]

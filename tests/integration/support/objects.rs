@@ -155,7 +155,8 @@ pub enum Flux {
     Healthy,
     /// Reconciling a new revision.
     Progressing,
-    /// `Ready=False` with a failure reason.
+    /// `Ready=False` with a failure reason, never reconciled successfully: as kustomize-controller
+    /// does, `status.observedGeneration` is `-1` and the condition carries the generation.
     Failed,
     /// `Stalled=True`.
     Stalled,
@@ -165,10 +166,11 @@ pub enum Flux {
 
 fn flux_conditions(state: Flux, success: &str, failure: &str, message: &str) -> (Value, i64) {
     let at = "2026-11-21T09:40:00Z";
-    let ready = |status: &str, reason: &str, message: &str| {
+    let ready_of = |generation: i64, status: &str, reason: &str, message: &str| {
         json!({"type": "Ready", "status": status, "reason": reason, "message": message,
-               "lastTransitionTime": at, "observedGeneration": 3})
+               "lastTransitionTime": at, "observedGeneration": generation})
     };
+    let ready = |status: &str, reason: &str, message: &str| ready_of(3, status, reason, message);
     match state {
         Flux::Healthy => (json!([ready("True", success, message)]), 3),
         Flux::Progressing => (
@@ -183,9 +185,9 @@ fn flux_conditions(state: Flux, success: &str, failure: &str, message: &str) -> 
             json!([ready(
                 "False",
                 failure,
-                "timeout waiting for: [Deployment/ingress/controller status: 'InProgress']"
+                "timeout waiting for: [Deployment/ingress/controller status: 'InProgress']\n"
             )]),
-            3,
+            -1,
         ),
         Flux::Stalled => (
             json!([
@@ -195,7 +197,7 @@ fn flux_conditions(state: Flux, success: &str, failure: &str, message: &str) -> 
             ]),
             3,
         ),
-        Flux::StaleGeneration => (json!([ready("True", success, message)]), 2),
+        Flux::StaleGeneration => (json!([ready_of(2, "True", success, message)]), 2),
     }
 }
 
