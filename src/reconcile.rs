@@ -19,7 +19,6 @@ use crate::Error;
 use crate::git::{Auth, Identity, PushOutcome, Repo};
 use crate::github::{MergeMethod, MergeOutcome, PullRequestSpec, Target, runtime};
 use crate::health::HealthSnapshot;
-use crate::layout;
 use crate::model::Fleet;
 use crate::render::{Rendered, Renderer};
 use crate::report;
@@ -126,7 +125,7 @@ pub fn reconcile(
             });
         }
 
-        let files = layout::branch_files(&plan.next, &output.path.value);
+        let files = renderer.layout().branch_files(&plan.next);
         let base = rendered.map(|c| repo.tree_of(c)).transpose()?;
         let tree =
             repo.write_managed_tree(base, &files, &Repo::managed_folders(&output.path.value))?;
