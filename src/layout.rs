@@ -81,7 +81,7 @@ impl<'a> Layout<'a> {
                         entries.push((format!("{dir}/{module}/release.yaml"), release.clone()));
                     }
                 }
-                entries.extend(self.sync(cluster, modules));
+                entries.extend(self.sync(cluster));
                 entries
             })
             .collect();
@@ -118,23 +118,13 @@ impl<'a> Layout<'a> {
     }
 
     /// The files that make `cluster` follow its folder, in the management cluster's folder,
-    /// if the management cluster bootstraps it. They wait for its bootstrap modules.
-    fn sync(
-        &self,
-        cluster: &str,
-        modules: &BTreeMap<String, Pointer>,
-    ) -> impl Iterator<Item = (String, Arc<str>)> + use<> {
+    /// if the management cluster bootstraps it.
+    fn sync(&self, cluster: &str) -> impl Iterator<Item = (String, Arc<str>)> + use<> {
         let files = self.management.and_then(|(fleet, management)| {
             let target = management.targets.get(cluster)?;
             let dir = format!("{}/{}/{BOOTSTRAP}/{cluster}", self.path, management.cluster);
             let folder = format!("{dir}/{SYNC}");
-            let depends_on: Vec<&str> = modules
-                .iter()
-                .filter(|(_, p)| p.applied_from.is_some())
-                .map(|(m, _)| m.as_str())
-                .collect();
-            let (sync, applied) =
-                crate::management::sync_files(fleet, cluster, target, &folder, &depends_on);
+            let (sync, applied) = crate::management::sync_files(fleet, cluster, target, &folder);
             let source = &fleet.spec.output.source_name.value;
             Some([
                 (format!("{dir}/{SYNC}.yaml"), sync.into()),

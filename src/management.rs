@@ -36,6 +36,9 @@ pub struct Management {
 pub struct Target {
     pub namespace: String,
     pub kubeconfig_secret: String,
+    /// The bootstrap modules the cluster gets (filled in by the renderer, which knows the
+    /// selectors): its sync waits for them, so the cluster follows its folder only after them.
+    pub bootstrap: Vec<String>,
 }
 
 impl Management {
@@ -56,6 +59,7 @@ impl Management {
                         Target {
                             namespace: secret.namespace,
                             kubeconfig_secret: secret.name,
+                            bootstrap: Vec::new(),
                         },
                     );
                 }
@@ -101,15 +105,9 @@ pub fn object_name(cluster: &str, name: &str) -> String {
 /// The objects that make `cluster` follow its folder, applied into it from the management
 /// cluster, as two files: the Kustomization on the management cluster (`sync.yaml`), and
 /// what it applies (the folder `sync/`): the Secret of the git credentials, if any, and what
-/// `fleeet bootstrap` prints. `folder` is the path of `sync/` on the rendered branch;
-/// `depends_on` the bootstrap modules of `cluster` it waits for.
-pub fn sync_files(
-    fleet: &Fleet,
-    cluster: &str,
-    target: &Target,
-    folder: &str,
-    depends_on: &[&str],
-) -> (String, String) {
+/// `fleeet bootstrap` prints. `folder` is the path of `sync/` on the rendered branch. It waits
+/// for the cluster's bootstrap modules.
+pub fn sync_files(fleet: &Fleet, cluster: &str, target: &Target, folder: &str) -> (String, String) {
     let output = &fleet.spec.output;
     let settings = fleet
         .spec
@@ -118,7 +116,11 @@ pub fn sync_files(
         .expect("a fleet with a management cluster");
     let source = output.source_name.value.as_str();
     let name = object_name(cluster, source);
-    let depends_on: Vec<String> = depends_on.iter().map(|m| object_name(cluster, m)).collect();
+    let depends_on: Vec<String> = target
+        .bootstrap
+        .iter()
+        .map(|m| object_name(cluster, m))
+        .collect();
     let git_secret = settings.git_secret.as_ref().map(|s| s.value.as_str());
     let substitute_from: Vec<ValuesRef> = git_secret
         .map(|name| ValuesRef {

@@ -130,10 +130,22 @@ impl<'a> Renderer<'a> {
                 }
             })
             .collect();
-        let management = Management::of(fleet).unwrap_or_else(|e| {
+        let mut management = Management::of(fleet).unwrap_or_else(|e| {
             out.extend(e);
             None
         });
+        if let Some(management) = &mut management {
+            for (c, cluster) in fleet.clusters.iter().enumerate() {
+                if let Some(target) = management.targets.get_mut(&cluster.name) {
+                    target.bootstrap = assignment.modules_of_cluster[c]
+                        .iter()
+                        .map(|&m| &fleet.modules[m])
+                        .filter(|m| m.kind == ModuleKind::BootstrapModule)
+                        .map(|m| m.name.clone())
+                        .collect();
+                }
+            }
+        }
         let remote = fleet
             .clusters
             .iter()
