@@ -49,6 +49,19 @@ impl Fleet {
         fleet
     }
 
+    /// A copy of the example fleet without its management cluster: every cluster is
+    /// bootstrapped by hand, and bootstrap modules are in each cluster's own folder.
+    pub fn example_without_management() -> Self {
+        let fleet = Fleet::example();
+        let path = fleet.path().join("fleet.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (kept, _) = text
+            .split_once("  # The management cluster")
+            .expect("the example fleet has a management cluster");
+        std::fs::write(&path, kept).unwrap();
+        fleet
+    }
+
     /// Writes `content` at `path` (relative to the fleet root).
     pub fn file(self, path: &str, content: &str) -> Self {
         let target = self.path().join(path);
