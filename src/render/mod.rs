@@ -130,22 +130,7 @@ impl<'a> Renderer<'a> {
                 }
             })
             .collect();
-        let mut management = Management::of(fleet).unwrap_or_else(|e| {
-            out.extend(e);
-            None
-        });
-        if let Some(management) = &mut management {
-            for (c, cluster) in fleet.clusters.iter().enumerate() {
-                if let Some(target) = management.targets.get_mut(&cluster.name) {
-                    target.bootstrap = assignment.modules_of_cluster[c]
-                        .iter()
-                        .map(|&m| &fleet.modules[m])
-                        .filter(|m| m.kind == ModuleKind::BootstrapModule)
-                        .map(|m| m.name.clone())
-                        .collect();
-                }
-            }
-        }
+        let management = management(fleet, &assignment, &mut out);
         let remote = fleet
             .clusters
             .iter()
@@ -509,6 +494,25 @@ impl<'a> Renderer<'a> {
         }
         names
     }
+}
+
+/// `spec.management`, resolved, with the bootstrap modules each cluster it bootstraps gets.
+fn management(fleet: &Fleet, assignment: &Assignment, out: &mut Diagnostics) -> Option<Management> {
+    let mut management = Management::of(fleet).unwrap_or_else(|e| {
+        out.extend(e);
+        None
+    })?;
+    for (c, cluster) in fleet.clusters.iter().enumerate() {
+        if let Some(target) = management.targets.get_mut(&cluster.name) {
+            target.bootstrap = assignment.modules_of_cluster[c]
+                .iter()
+                .map(|&m| &fleet.modules[m])
+                .filter(|m| m.kind == ModuleKind::BootstrapModule)
+                .map(|m| m.name.clone())
+                .collect();
+        }
+    }
+    Some(management)
 }
 
 /// The values of a kustomize module as `postBuild.substitute` strings.
