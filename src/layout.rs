@@ -89,6 +89,21 @@ impl<'a> Layout<'a> {
         entries.into_iter().collect()
     }
 
+    /// The syncs of `rendered`'s clusters that the management cluster bootstraps.
+    pub fn syncs(&self, rendered: &Rendered) -> Files {
+        rendered
+            .clusters
+            .keys()
+            .flat_map(|cluster| self.sync(cluster))
+            .collect()
+    }
+
+    /// Whether the syncs of `next` differ from those `current` holds: they change with the
+    /// fleet's settings (`spec.management`, `spec.output`) even when no pointer does.
+    pub fn syncs_changed(&self, next: &Branch, current: &Branch) -> bool {
+        self.syncs(&next.pointers) != current.syncs
+    }
+
     /// Every file of a rendered branch: pointers with their `kustomization.yaml`, rollout
     /// records, and the foreign files carried over.
     pub fn branch_files(&self, branch: &Branch) -> Files {
@@ -240,6 +255,9 @@ pub struct Branch {
     pub records: BTreeMap<String, Arc<str>>,
     /// Files fleeet did not write; they are carried over unchanged.
     pub foreign: Files,
+    /// The syncs of the clusters the management cluster bootstraps, as read. They are
+    /// written from the fleet, not from the pointers: see [`Layout::syncs_changed`].
+    pub syncs: Files,
     /// What was found but not understood, for the plan to report.
     pub problems: Vec<String>,
 }
@@ -255,7 +273,7 @@ pub fn parse(files: &Files, path: &str) -> Branch {
             if let Some((cluster, KUSTOMIZATION)) = rest.split_once('/') {
                 kustomizations.push((file, cluster, content));
             }
-            if !read_cluster_file(&mut branch, &mut synced, rest, content) {
+            if !read_cluster_file(&mut branch, &mut synced, file, rest, content) {
                 branch.problems.push(format!(
                     "{file} is not a file fleeet writes; it is kept as it is"
                 ));
@@ -292,11 +310,13 @@ pub fn parse(files: &Files, path: &str) -> Branch {
     branch
 }
 
-/// Files a cluster folder may hold, relative to `<path>/`: whether `rest` was one. The syncs
-/// of other clusters are written from the fleet, so they are only noted in `synced`.
+/// Files a cluster folder may hold (`file`, which is `rest` relative to `<path>/`): whether
+/// it was one. The syncs of other clusters are written from the fleet: they are kept in
+/// `branch.syncs` and noted in `synced` (by cluster, the folder holding it).
 fn read_cluster_file<'f>(
     branch: &mut Branch,
     synced: &mut BTreeMap<&'f str, &'f str>,
+    file: &str,
     rest: &'f str,
     content: &Arc<str>,
 ) -> bool {
@@ -308,12 +328,16 @@ fn read_cluster_file<'f>(
             if check_dns1123_label(host).is_ok() && check_dns1123_label(cluster).is_ok() =>
         {
             match rest {
-                [file] if *file == format!("{SYNC}.yaml") => {
+                [name] if *name == format!("{SYNC}.yaml") => {
                     synced.insert(cluster, host);
+                    branch.syncs.insert(file.to_string(), content.clone());
                     return true;
                 }
-                [SYNC, _] => return true,
-                [file] => match file.strip_suffix(".yaml") {
+                [SYNC, _] => {
+                    branch.syncs.insert(file.to_string(), content.clone());
+                    return true;
+                }
+                [name] => match name.strip_suffix(".yaml") {
                     Some(module) => {
                         applied_from = Some(Arc::<str>::from(*host));
                         (*cluster, module, false)
@@ -566,6 +590,29 @@ mod tests {
             branch.pointers.clusters.keys().collect::<Vec<_>>(),
             ["mgmt", "w"]
         );
+    }
+
+    #[test]
+    fn syncs_are_read_back_to_tell_a_change() {
+        let mut files: Files = BTreeMap::new();
+        files.insert("clusters/mgmt/_bootstrap/w/_sync.yaml".into(), "s".into());
+        files.insert(
+            "clusters/mgmt/_bootstrap/w/_sync/fleeet.yaml".into(),
+            "f".into(),
+        );
+        files.insert("clusters/mgmt/_bootstrap/w/flux.yaml".into(), "p".into());
+        let branch = parse(&files, "clusters");
+        assert_eq!(
+            branch.syncs.keys().collect::<Vec<_>>(),
+            [
+                "clusters/mgmt/_bootstrap/w/_sync.yaml",
+                "clusters/mgmt/_bootstrap/w/_sync/fleeet.yaml"
+            ]
+        );
+        // A fleet without a management cluster has no syncs: the ones read changed.
+        let layout = Layout::plain("clusters");
+        assert!(layout.syncs_changed(&branch, &branch));
+        assert!(!layout.syncs_changed(&Branch::default(), &Branch::default()));
     }
 
     #[test]

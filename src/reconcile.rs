@@ -99,13 +99,14 @@ pub fn reconcile(
         }
         let proposed = repo.fetch_branch(options.remote, pr_branch, &options.auth)?;
         let current = repo.current_state(rendered, &output.path.value)?;
-        let plan = rollout::plan(&Inputs {
+        let mut plan = rollout::plan(&Inputs {
             renderer,
             desired,
             current: &current,
             health: options.health,
             now: options.now,
         });
+        plan.changed |= renderer.layout().syncs_changed(&plan.next, &current.branch);
 
         if !plan.changed {
             log.push("nothing to roll out now".into());

@@ -113,6 +113,7 @@ pub fn plan_step(
         health: health.as_ref(),
         now: state.now.unwrap_or_else(Timestamp::now),
     });
+    plan.changed |= renderer.layout().syncs_changed(&plan.next, &current.branch);
     plan.notes.splice(0..0, notes);
     Ok(plan)
 }

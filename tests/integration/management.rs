@@ -265,3 +265,29 @@ fn a_cluster_gone_from_the_fleet_loses_its_bootstrap_objects_at_once() {
     );
     assert!(!files["clusters/mgmt/kustomization.yaml"].contains("w1"));
 }
+
+#[test]
+fn a_change_of_the_repository_url_rewrites_the_syncs_though_no_pointer_changes() {
+    let fleet = fleet();
+    let current = fleet.path().join("rendered");
+    fleet
+        .run(&["render", "--out", current.to_str().unwrap()])
+        .success();
+    let changed = |fleet: &Fleet| {
+        let json: serde_json::Value =
+            serde_json::from_str(&plan(fleet, &["--format", "json"])).unwrap();
+        json["changed"].as_bool().unwrap()
+    };
+    assert!(!changed(&fleet), "nothing to do on a fresh render");
+    let fleet = fleet.file(
+        "fleet.yaml",
+        &FLEET.replace("https://git.example/fleet", "https://git.example/moved"),
+    );
+    assert!(changed(&fleet));
+    plan(&fleet, &["--write", current.to_str().unwrap()]);
+    let sync =
+        std::fs::read_to_string(current.join("clusters/mgmt/_bootstrap/w1/_sync/fleeet.yaml"))
+            .unwrap();
+    assert!(sync.contains("url: https://git.example/moved\n"), "{sync}");
+    assert!(!changed(&fleet));
+}
