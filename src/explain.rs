@@ -44,6 +44,10 @@ pub struct ModuleExplanation {
     /// The value files merged, lowest precedence first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub values_from: Vec<String>,
+    /// The cluster that applies the module to this one, in whose folder its pointer is: the
+    /// management cluster, for a bootstrap module (when selected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_from: Option<String>,
     /// Where the pair stands in its rollout (when the current state is known).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollout: Option<PairRollout>,
@@ -98,6 +102,7 @@ pub fn explain(
                 .iter()
                 .map(|f| f.file.to_string())
                 .collect(),
+            applied_from: None,
             rollout: plan.and_then(|plan| pair_rollout(plan, &cluster.name, &module.name)),
         };
         if selected {
@@ -114,6 +119,10 @@ pub fn explain(
                 .map(String::from)
                 .collect();
             explanation.version = Some(version.clone());
+            explanation.applied_from = renderer
+                .target(c, m)
+                .and(renderer.management.as_ref())
+                .map(|management| management.cluster.clone());
         }
         modules.push(explanation);
     }

@@ -5,12 +5,23 @@
 //! <path>/<cluster>/<module>.yaml          the module's pointer
 //! <path>/<cluster>/<module>/release.yaml  the HelmRepository + HelmRelease of a helm module
 //! ```
+//!
+//! With `spec.management`, the management cluster's folder also holds, for every cluster
+//! `<other>` it bootstraps (its `kustomization.yaml` lists them too):
+//!
+//! ```text
+//! <path>/<mgmt>/_bootstrap/<other>/<module>.yaml        a bootstrap module of <other>, applied into it
+//! <path>/<mgmt>/_bootstrap/<other>/_sync.yaml           the Kustomization applying _sync/ into <other>
+//! <path>/<mgmt>/_bootstrap/<other>/_sync/<source>.yaml  what makes <other> follow <path>/<other>
+//! ```
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::management::Management;
+use crate::model::Fleet;
 use crate::render::flux::KustomizeFile;
 use crate::render::{Pointer, Rendered};
 
@@ -20,36 +31,176 @@ pub type Files = BTreeMap<String, Arc<str>>;
 /// The name of each cluster folder's kustomize file.
 pub const KUSTOMIZATION: &str = "kustomization.yaml";
 
-/// Every file of `rendered`, with its clusters under `path`.
-pub fn files(rendered: &Rendered, path: &str) -> Files {
-    let entries: Vec<(String, Arc<str>)> = rendered
-        .clusters
-        .par_iter()
-        .flat_map_iter(|(cluster, modules)| {
-            let dir = format!("{path}/{cluster}");
-            let mut entries = Vec::with_capacity(2 * modules.len() + 1);
-            entries.push((
-                format!("{dir}/{KUSTOMIZATION}"),
-                kustomization(modules).into(),
-            ));
-            for (module, pointer) in modules {
-                entries.push((format!("{dir}/{module}.yaml"), pointer.main.clone()));
-                if let Some(release) = &pointer.release {
-                    entries.push((format!("{dir}/{module}/release.yaml"), release.clone()));
+/// The folder of the management cluster's folder holding what it applies to other clusters
+/// (not a DNS-1123 label, so never a module's name).
+pub const BOOTSTRAP: &str = "_bootstrap";
+
+/// The file of the Kustomization that makes a cluster follow its folder, and the folder of
+/// what it applies.
+const SYNC: &str = "_sync";
+
+/// Where the files of a rendered branch go.
+#[derive(Clone, Copy)]
+pub struct Layout<'a> {
+    /// The folder of the cluster folders.
+    pub path: &'a str,
+    /// The fleet and its management cluster, which bootstraps the others.
+    pub management: Option<(&'a Fleet, &'a Management)>,
+}
+
+impl<'a> Layout<'a> {
+    /// The layout of a fleet without a management cluster, its clusters under `path`.
+    pub fn plain(path: &'a str) -> Self {
+        Layout {
+            path,
+            management: None,
+        }
+    }
+
+    /// Every file of `rendered`.
+    pub fn files(&self, rendered: &Rendered) -> Files {
+        let path = self.path;
+        let hosted = self.hosted(rendered);
+        let entries: Vec<(String, Arc<str>)> = rendered
+            .clusters
+            .par_iter()
+            .flat_map_iter(|(cluster, modules)| {
+                let dir = format!("{path}/{cluster}");
+                let mut entries = Vec::with_capacity(2 * modules.len() + 1);
+                let hosted = hosted.get(cluster).map_or(&[][..], Vec::as_slice);
+                entries.push((
+                    format!("{dir}/{KUSTOMIZATION}"),
+                    kustomization(modules, hosted).into(),
+                ));
+                for (module, pointer) in modules {
+                    entries.push((
+                        file_path(path, cluster, module, pointer),
+                        pointer.main.clone(),
+                    ));
+                    if let Some(release) = &pointer.release {
+                        entries.push((format!("{dir}/{module}/release.yaml"), release.clone()));
+                    }
                 }
+                entries.extend(self.sync(cluster));
+                entries
+            })
+            .collect();
+        // Sorted and built in bulk; of equal paths the last wins, as with inserting one by one.
+        entries.into_iter().collect()
+    }
+
+    /// The syncs of `rendered`'s clusters that the management cluster bootstraps.
+    pub fn syncs(&self, rendered: &Rendered) -> Files {
+        rendered
+            .clusters
+            .keys()
+            .flat_map(|cluster| self.sync(cluster))
+            .collect()
+    }
+
+    /// Whether the syncs of `next` differ from those `current` holds: they change with the
+    /// fleet's settings (`spec.management`, `spec.output`) even when no pointer does.
+    pub fn syncs_changed(&self, next: &Branch, current: &Branch) -> bool {
+        self.syncs(&next.pointers) != current.syncs
+    }
+
+    /// Every file of a rendered branch: pointers with their `kustomization.yaml`, rollout
+    /// records, and the foreign files carried over.
+    pub fn branch_files(&self, branch: &Branch) -> Files {
+        let mut all = self.files(&branch.pointers);
+        for (module, record) in &branch.records {
+            all.insert(record_path(module), record.clone());
+        }
+        for (file, content) in &branch.foreign {
+            all.entry(file.clone()).or_insert_with(|| content.clone());
+        }
+        all
+    }
+
+    /// What each cluster folder's `kustomization.yaml` lists besides the cluster's own
+    /// modules: the files it applies to other clusters, relative to the folder.
+    fn hosted(&self, rendered: &Rendered) -> BTreeMap<String, Vec<String>> {
+        let synced: BTreeMap<&str, &str> = match self.management {
+            Some((_, management)) => rendered
+                .clusters
+                .keys()
+                .filter(|c| management.targets.contains_key(*c))
+                .map(|c| (c.as_str(), management.cluster.as_str()))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        hosted(rendered, &synced)
+    }
+
+    /// The files that make `cluster` follow its folder, in the management cluster's folder,
+    /// if the management cluster bootstraps it.
+    fn sync(&self, cluster: &str) -> impl Iterator<Item = (String, Arc<str>)> + use<> {
+        let files = self.management.and_then(|(fleet, management)| {
+            let target = management.targets.get(cluster)?;
+            let dir = format!("{}/{}/{BOOTSTRAP}/{cluster}", self.path, management.cluster);
+            let folder = format!("{dir}/{SYNC}");
+            let (sync, applied) = crate::management::sync_files(fleet, cluster, target, &folder);
+            let source = &fleet.spec.output.source_name.value;
+            Some([
+                (format!("{dir}/{SYNC}.yaml"), sync.into()),
+                (format!("{folder}/{source}.yaml"), applied.into()),
+            ])
+        });
+        files.into_iter().flatten()
+    }
+}
+
+/// What each cluster folder lists besides its own modules: the pointers it applies to other
+/// clusters, and the sync of each cluster in `synced` (by cluster, the folder holding it).
+fn hosted(rendered: &Rendered, synced: &BTreeMap<&str, &str>) -> BTreeMap<String, Vec<String>> {
+    let mut hosted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (cluster, modules) in &rendered.clusters {
+        for (module, pointer) in modules {
+            if let Some(host) = &pointer.applied_from {
+                hosted
+                    .entry(host.to_string())
+                    .or_default()
+                    .push(format!("{BOOTSTRAP}/{cluster}/{module}.yaml"));
             }
-            entries
-        })
-        .collect();
-    // Sorted and built in bulk; of equal paths the last wins, as with inserting one by one.
-    entries.into_iter().collect()
+        }
+        if let Some(host) = synced.get(cluster.as_str()) {
+            hosted
+                .entry(host.to_string())
+                .or_default()
+                .push(format!("{BOOTSTRAP}/{cluster}/{SYNC}.yaml"));
+        }
+    }
+    hosted
+}
+
+/// Every file of `rendered`, with its clusters under `path` (a fleet without a management
+/// cluster).
+pub fn files(rendered: &Rendered, path: &str) -> Files {
+    Layout::plain(path).files(rendered)
+}
+
+/// The path of a pointer's main file.
+fn file_path(path: &str, cluster: &str, module: &str, pointer: &Pointer) -> String {
+    match &pointer.applied_from {
+        Some(host) => format!("{path}/{host}/{BOOTSTRAP}/{cluster}/{module}.yaml"),
+        None => pointer_path(path, cluster, module),
+    }
+}
+
+/// The path of the main file of `module`'s pointer on `cluster` in `pointers` (where it
+/// would be if it is not there).
+pub fn pair_path(pointers: &Rendered, path: &str, cluster: &str, module: &str) -> String {
+    match pointers.clusters.get(cluster).and_then(|m| m.get(module)) {
+        Some(pointer) => file_path(path, cluster, module, pointer),
+        None => pointer_path(path, cluster, module),
+    }
 }
 
 /// Whether `a` and `b` give the same files: the same clusters, each with the same modules and
-/// the same bytes (versions and revisions aside).
+/// the same bytes in the same places (versions and revisions aside).
 pub fn same_files(a: &Rendered, b: &Rendered) -> bool {
     let same_pointer = |(m, p): (&String, &Pointer), (n, q): (&String, &Pointer)| {
-        m == n && p.main == q.main && p.release == q.release
+        m == n && p.main == q.main && p.release == q.release && p.applied_from == q.applied_from
     };
     a.clusters.len() == b.clusters.len()
         && a.clusters.iter().zip(&b.clusters).all(|((c, x), (d, y))| {
@@ -57,12 +208,17 @@ pub fn same_files(a: &Rendered, b: &Rendered) -> bool {
         })
 }
 
-/// The `kustomization.yaml` of a cluster folder.
-pub fn kustomization(modules: &BTreeMap<String, Pointer>) -> String {
+/// The `kustomization.yaml` of a cluster folder: its own modules' files, then the `hosted`
+/// files it applies to other clusters.
+pub fn kustomization(modules: &BTreeMap<String, Pointer>, hosted: &[String]) -> String {
+    let own = modules
+        .iter()
+        .filter(|(_, p)| p.applied_from.is_none())
+        .map(|(m, _)| format!("{m}.yaml"));
     let file = KustomizeFile {
         api_version: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",
-        resources: modules.keys().map(|m| format!("{m}.yaml")).collect(),
+        resources: own.chain(hosted.iter().cloned()).collect(),
     };
     crate::render::flux::to_yaml(&[&file])
 }
@@ -99,6 +255,9 @@ pub struct Branch {
     pub records: BTreeMap<String, Arc<str>>,
     /// Files fleeet did not write; they are carried over unchanged.
     pub foreign: Files,
+    /// The syncs of the clusters the management cluster bootstraps, as read. They are
+    /// written from the fleet, not from the pointers: see [`Layout::syncs_changed`].
+    pub syncs: Files,
     /// What was found but not understood, for the plan to report.
     pub problems: Vec<String>,
 }
@@ -108,12 +267,13 @@ pub fn parse(files: &Files, path: &str) -> Branch {
     let mut branch = Branch::default();
     let prefix = format!("{path}/");
     let mut kustomizations = Vec::new();
+    let mut synced: BTreeMap<&str, &str> = BTreeMap::new();
     for (file, content) in files {
         if let Some(rest) = file.strip_prefix(&prefix) {
             if let Some((cluster, KUSTOMIZATION)) = rest.split_once('/') {
                 kustomizations.push((file, cluster, content));
             }
-            if !read_cluster_file(&mut branch, rest, content) {
+            if !read_cluster_file(&mut branch, &mut synced, file, rest, content) {
                 branch.problems.push(format!(
                     "{file} is not a file fleeet writes; it is kept as it is"
                 ));
@@ -136,9 +296,11 @@ pub fn parse(files: &Files, path: &str) -> Branch {
         }
     }
     // A cluster's kustomization.yaml is written from its pointers: say so if it was edited.
+    let hosted = hosted(&branch.pointers, &synced);
     for (file, cluster, content) in kustomizations {
+        let listed = hosted.get(cluster).map_or(&[][..], Vec::as_slice);
         if let Some(modules) = branch.pointers.clusters.get(cluster)
-            && **content != *kustomization(modules)
+            && **content != *kustomization(modules, listed)
         {
             branch.problems.push(format!(
                 "{file} is not what fleeet writes for the pointers there (edited by hand?); fleeet rewrites it from the pointers"
@@ -148,11 +310,43 @@ pub fn parse(files: &Files, path: &str) -> Branch {
     branch
 }
 
-/// Files a cluster folder may hold, relative to `<path>/`: whether `rest` was one.
-fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> bool {
+/// Files a cluster folder may hold (`file`, which is `rest` relative to `<path>/`): whether
+/// it was one. The syncs of other clusters are written from the fleet: they are kept in
+/// `branch.syncs` and noted in `synced` (by cluster, the folder holding it).
+fn read_cluster_file<'f>(
+    branch: &mut Branch,
+    synced: &mut BTreeMap<&'f str, &'f str>,
+    file: &str,
+    rest: &'f str,
+    content: &Arc<str>,
+) -> bool {
     use crate::model::names::check_dns1123_label;
     let parts: Vec<&str> = rest.split('/').collect();
+    let mut applied_from = None;
     let (cluster, module, release) = match parts.as_slice() {
+        [host, BOOTSTRAP, cluster, rest @ ..]
+            if check_dns1123_label(host).is_ok() && check_dns1123_label(cluster).is_ok() =>
+        {
+            match rest {
+                [name] if *name == format!("{SYNC}.yaml") => {
+                    synced.insert(cluster, host);
+                    branch.syncs.insert(file.to_string(), content.clone());
+                    return true;
+                }
+                [SYNC, _] => {
+                    branch.syncs.insert(file.to_string(), content.clone());
+                    return true;
+                }
+                [name] => match name.strip_suffix(".yaml") {
+                    Some(module) => {
+                        applied_from = Some(Arc::<str>::from(*host));
+                        (*cluster, module, false)
+                    }
+                    None => return false,
+                },
+                _ => return false,
+            }
+        }
         [cluster, KUSTOMIZATION] => {
             if check_dns1123_label(cluster).is_err() {
                 return false;
@@ -187,11 +381,13 @@ fn read_cluster_file(branch: &mut Branch, rest: &str, content: &Arc<str>) -> boo
             revision: String::new(),
             main: "".into(),
             release: None,
+            applied_from: None,
         });
     if release {
         pointer.release = Some(content.clone());
     } else {
         pointer.main = content.clone();
+        pointer.applied_from = applied_from;
         match pointer_version(content) {
             Some(version) => pointer.version = version,
             None => branch.problems.push(format!(
@@ -275,17 +471,10 @@ pub fn pointer_revision(pointer: &Pointer) -> Option<String> {
     })
 }
 
-/// Every file of a rendered branch: pointers with their `kustomization.yaml`, rollout
-/// records, and the foreign files carried over.
+/// Every file of a rendered branch whose clusters are under `path` (a fleet without a
+/// management cluster).
 pub fn branch_files(branch: &Branch, path: &str) -> Files {
-    let mut all = files(&branch.pointers, path);
-    for (module, record) in &branch.records {
-        all.insert(record_path(module), record.clone());
-    }
-    for (file, content) in &branch.foreign {
-        all.entry(file.clone()).or_insert_with(|| content.clone());
-    }
-    all
+    Layout::plain(path).branch_files(branch)
 }
 
 #[cfg(test)]
@@ -299,6 +488,7 @@ mod tests {
             revision: String::new(),
             main: main.into(),
             release: release.map(Into::into),
+            applied_from: None,
         }
     }
 
@@ -328,6 +518,101 @@ mod tests {
         assert_eq!(back.records, branch.records);
         assert_eq!(back.foreign, branch.foreign);
         assert!(back.problems.is_empty(), "{:?}", back.problems);
+    }
+
+    #[test]
+    fn pointers_applied_from_the_management_cluster_live_in_its_folder() {
+        let main = "metadata:\n  annotations:\n    fleeet.dev/version: \"2\"\n";
+        let remote = Pointer {
+            applied_from: Some("mgmt".into()),
+            ..pointer("2", main, None)
+        };
+        let mut rendered = Rendered::default();
+        rendered.clusters.insert(
+            "w".into(),
+            BTreeMap::from([
+                ("flux".into(), remote),
+                ("app".into(), pointer("2", main, None)),
+            ]),
+        );
+        rendered.clusters.insert(
+            "mgmt".into(),
+            BTreeMap::from([("flux".into(), pointer("2", main, None))]),
+        );
+        let branch = Branch {
+            pointers: rendered,
+            ..Branch::default()
+        };
+        let files = branch_files(&branch, "clusters");
+        assert!(files.contains_key("clusters/mgmt/_bootstrap/w/flux.yaml"));
+        assert!(!files.contains_key("clusters/w/flux.yaml"));
+        assert_eq!(
+            &*files["clusters/mgmt/kustomization.yaml"],
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- flux.yaml\n- _bootstrap/w/flux.yaml\n"
+        );
+        assert_eq!(
+            &*files["clusters/w/kustomization.yaml"],
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- app.yaml\n"
+        );
+        let back = parse(&files, "clusters");
+        assert_eq!(back.pointers, branch.pointers);
+        assert!(back.problems.is_empty(), "{:?}", back.problems);
+        assert_eq!(
+            pair_path(&back.pointers, "clusters", "w", "flux"),
+            "clusters/mgmt/_bootstrap/w/flux.yaml"
+        );
+        assert_eq!(
+            pair_path(&back.pointers, "clusters", "w", "app"),
+            "clusters/w/app.yaml"
+        );
+    }
+
+    #[test]
+    fn the_syncs_are_written_from_the_fleet_not_read_back() {
+        let mut files: Files = BTreeMap::new();
+        files.insert(
+            "clusters/mgmt/kustomization.yaml".into(),
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- _bootstrap/w/_sync.yaml\n".into(),
+        );
+        files.insert(
+            "clusters/w/kustomization.yaml".into(),
+            kustomization(&BTreeMap::new(), &[]).into(),
+        );
+        files.insert("clusters/mgmt/_bootstrap/w/_sync.yaml".into(), "s".into());
+        files.insert(
+            "clusters/mgmt/_bootstrap/w/_sync/fleeet.yaml".into(),
+            "f".into(),
+        );
+        let branch = parse(&files, "clusters");
+        assert!(branch.problems.is_empty(), "{:?}", branch.problems);
+        assert!(branch.foreign.is_empty());
+        assert_eq!(
+            branch.pointers.clusters.keys().collect::<Vec<_>>(),
+            ["mgmt", "w"]
+        );
+    }
+
+    #[test]
+    fn syncs_are_read_back_to_tell_a_change() {
+        let mut files: Files = BTreeMap::new();
+        files.insert("clusters/mgmt/_bootstrap/w/_sync.yaml".into(), "s".into());
+        files.insert(
+            "clusters/mgmt/_bootstrap/w/_sync/fleeet.yaml".into(),
+            "f".into(),
+        );
+        files.insert("clusters/mgmt/_bootstrap/w/flux.yaml".into(), "p".into());
+        let branch = parse(&files, "clusters");
+        assert_eq!(
+            branch.syncs.keys().collect::<Vec<_>>(),
+            [
+                "clusters/mgmt/_bootstrap/w/_sync.yaml",
+                "clusters/mgmt/_bootstrap/w/_sync/fleeet.yaml"
+            ]
+        );
+        // A fleet without a management cluster has no syncs: the ones read changed.
+        let layout = Layout::plain("clusters");
+        assert!(layout.syncs_changed(&branch, &branch));
+        assert!(!layout.syncs_changed(&Branch::default(), &Branch::default()));
     }
 
     #[test]
@@ -419,7 +704,7 @@ mod tests {
             "m".to_string(),
             pointer("1", "fleeet.dev/version: \"1\"\n", None),
         );
-        let written = kustomization(&modules);
+        let written = kustomization(&modules, &[]);
         let files: Files = [
             (
                 "clusters/a/m.yaml",
@@ -431,7 +716,7 @@ mod tests {
             ),
             (
                 "clusters/b/kustomization.yaml",
-                kustomization(&BTreeMap::new()),
+                kustomization(&BTreeMap::new(), &[]),
             ),
         ]
         .into_iter()

@@ -16,6 +16,7 @@ pub mod inventory;
 pub mod kubernetes;
 pub mod layout;
 pub mod load;
+pub mod management;
 pub mod model;
 pub mod preview;
 pub mod reconcile;

@@ -19,7 +19,6 @@ use crate::Error;
 use crate::git::{Auth, Identity, PushOutcome, Repo};
 use crate::github::{MergeMethod, MergeOutcome, PullRequestSpec, Target, runtime};
 use crate::health::HealthSnapshot;
-use crate::layout;
 use crate::model::Fleet;
 use crate::render::{Rendered, Renderer};
 use crate::report;
@@ -100,13 +99,14 @@ pub fn reconcile(
         }
         let proposed = repo.fetch_branch(options.remote, pr_branch, &options.auth)?;
         let current = repo.current_state(rendered, &output.path.value)?;
-        let plan = rollout::plan(&Inputs {
+        let mut plan = rollout::plan(&Inputs {
             renderer,
             desired,
             current: &current,
             health: options.health,
             now: options.now,
         });
+        plan.changed |= renderer.layout().syncs_changed(&plan.next, &current.branch);
 
         if !plan.changed {
             log.push("nothing to roll out now".into());
@@ -126,7 +126,7 @@ pub fn reconcile(
             });
         }
 
-        let files = layout::branch_files(&plan.next, &output.path.value);
+        let files = renderer.layout().branch_files(&plan.next);
         let base = rendered.map(|c| repo.tree_of(c)).transpose()?;
         let tree =
             repo.write_managed_tree(base, &files, &Repo::managed_folders(&output.path.value))?;

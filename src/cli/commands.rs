@@ -8,7 +8,7 @@ use super::{BootstrapArgs, ExplainArgs, Format, RenderArgs, SchemaArgs, Validate
 use crate::load::{FleetFiles, closest};
 use crate::model::Fleet;
 use crate::render::{Rendered, Renderer};
-use crate::{Error, layout, report, template, write};
+use crate::{Error, report, template, write};
 
 pub(super) fn load(dir: &Path) -> Result<Fleet, Error> {
     let files = FleetFiles::read_dir(dir)?;
@@ -70,7 +70,7 @@ pub fn render(args: RenderArgs) -> anyhow::Result<()> {
         renderer.render_clusters(|name| args.clusters.iter().any(|c| c == name))
     }
     .map_err(Error::from)?;
-    let files = layout::files(&rendered, &fleet.spec.output.path.value);
+    let files = renderer.layout().files(&rendered);
     let summary = write::write_dir(&args.out, &files)?;
     match args.format {
         Format::Json => print_json(&serde_json::json!({

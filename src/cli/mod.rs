@@ -62,9 +62,11 @@ pub enum Command {
         after_help = "Examples:\n  fleeet explain prod-eu-1\n  fleeet explain prod-eu-1 ingress --format json"
     )]
     Explain(ExplainArgs),
-    /// Print what a new cluster needs applied once to follow its folder on the rendered branch.
+    /// Print what a cluster applies once to follow its folder on the rendered branch: the
+    /// management cluster (with spec.management it bootstraps every other cluster), or a
+    /// cluster it cannot reach.
     #[command(
-        after_help = "Examples:\n  fleeet bootstrap prod-eu-1 --url https://github.com/acme/fleet | kubectl apply -f -\n  fleeet bootstrap prod-eu-1 --url ssh://git@github.com/acme/fleet --secret-ref fleeet-deploy-key"
+        after_help = "Examples:\n  fleeet bootstrap mgmt --url https://github.com/acme/fleet | kubectl apply -f -\n  fleeet bootstrap edge-1 --url ssh://git@github.com/acme/fleet --secret-ref fleeet-deploy-key"
     )]
     Bootstrap(BootstrapArgs),
     /// Show (or write) the next rollout step: which wave of which module may advance, and why

@@ -12,7 +12,7 @@ use crate::git::Repo;
 use crate::health::HealthSnapshot;
 use crate::health::collect::collect_blocking;
 use crate::kubernetes::Target;
-use crate::layout::{self, Files};
+use crate::layout::Files;
 use crate::model::Fleet;
 use crate::render::Renderer;
 use crate::rollout::{self, CurrentState, Inputs};
@@ -113,6 +113,7 @@ pub fn plan_step(
         health: health.as_ref(),
         now: state.now.unwrap_or_else(Timestamp::now),
     });
+    plan.changed |= renderer.layout().syncs_changed(&plan.next, &current.branch);
     plan.notes.splice(0..0, notes);
     Ok(plan)
 }
@@ -121,7 +122,6 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
     let fleet = load(&args.fleet.fleet)?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let path = fleet.spec.output.path.value.clone();
     let plan = plan_step(&renderer, &args.fleet.fleet, &args.state)?;
     match args.format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
@@ -132,7 +132,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(out) = &args.write {
-        let summary = write::write_dir(out, &layout::branch_files(&plan.next, &path))?;
+        let summary = write::write_dir(out, &renderer.layout().branch_files(&plan.next))?;
         eprintln!(
             "wrote the next state into {} ({} files written, {} unchanged, {} removed)",
             out.display(),

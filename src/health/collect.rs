@@ -4,7 +4,7 @@
 //! Clusters are read a bounded number at a time, each within a timeout; a cluster that cannot be
 //! read is reported unreachable, with the reason, and does not fail the collection.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use super::{ClusterHealth, HealthSnapshot, flux};
 use crate::Error;
 use crate::kubernetes::{self, MANAGED_BY_SELECTOR, NameKind, Target, describe, is_not_found};
+use crate::management::{CLUSTER_LABEL, Management};
 use crate::model::{Cluster, Fleet, Source};
 
 /// How clusters are read.
@@ -84,7 +85,11 @@ pub async fn collect(
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for cluster in &fleet.clusters {
-        let secret = kubeconfig_secret(cluster, &fleet.spec.health.kubeconfig_secret);
+        let secret = kubeconfig_secret(
+            cluster,
+            &fleet.spec.health.kubeconfig_secret,
+            "spec.health.kubeconfigSecret",
+        );
         let reader = Reader {
             management: client.clone(),
             namespace: namespace.clone(),
@@ -114,7 +119,62 @@ pub async fn collect(
             snapshot.clusters.insert(name, health);
         }
     }
+    // A fleet whose kubeconfig Secret template fails does not render: nothing to judge then.
+    if let Ok(Some(management)) = Management::of(fleet) {
+        snapshot.bootstrap = bootstrap(client, &management, options.timeout).await;
+    }
     snapshot
+}
+
+/// The bootstrap modules the management cluster applies to each cluster it bootstraps, read
+/// from the remote Kustomizations in the clusters' namespaces there.
+async fn bootstrap(
+    client: &Client,
+    management: &Management,
+    timeout: Duration,
+) -> BTreeMap<String, ClusterHealth> {
+    let namespaces: BTreeSet<&str> = management
+        .targets
+        .values()
+        .map(|t| t.namespace.as_str())
+        .collect();
+    let mut read: BTreeMap<&str, Result<BTreeMap<String, _>, String>> = BTreeMap::new();
+    for ns in namespaces {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), ns, &kustomization_resource());
+        let params =
+            ListParams::default().labels(&format!("{MANAGED_BY_SELECTOR},{CLUSTER_LABEL}"));
+        let listed = match tokio::time::timeout(timeout, api.list(&params)).await {
+            Ok(Ok(list)) => Ok(list
+                .items
+                .into_iter()
+                .filter_map(|item| serde_json::to_value(item).ok())
+                .collect::<Vec<Value>>()),
+            Ok(Err(e)) => Err(format!(
+                "cannot list the bootstrap Kustomizations in namespace {ns} of the management cluster: {}",
+                describe(&e)
+            )),
+            Err(_) => Err(format!(
+                "timed out listing the bootstrap Kustomizations in namespace {ns} of the management cluster"
+            )),
+        };
+        read.insert(ns, listed.map(|items| flux::bootstrap(&items)));
+    }
+    management
+        .targets
+        .iter()
+        .map(|(cluster, target)| {
+            let health = match &read[target.namespace.as_str()] {
+                Ok(seen) => ClusterHealth {
+                    reachable: true,
+                    error: None,
+                    modules: seen.get(cluster).cloned().unwrap_or_default(),
+                },
+                Err(e) => unreachable(e.clone()),
+            };
+            (cluster.clone(), health)
+        })
+        .collect()
 }
 
 fn unreachable(error: String) -> ClusterHealth {
@@ -126,8 +186,12 @@ fn unreachable(error: String) -> ClusterHealth {
 }
 
 /// Where the kubeconfig of `cluster` is: its `spec.kubeconfigSecret`, else the fleet's name
-/// `template` in its Cluster API namespace.
-pub fn kubeconfig_secret(cluster: &Cluster, template: &str) -> Result<SecretLocation, String> {
+/// `template` (the setting `field`) in its Cluster API namespace.
+pub fn kubeconfig_secret(
+    cluster: &Cluster,
+    template: &str,
+    field: &str,
+) -> Result<SecretLocation, String> {
     let origin = &cluster.facts.get("clusterAPI");
     let origin_field = |field: &str| {
         origin
@@ -153,7 +217,7 @@ pub fn kubeconfig_secret(cluster: &Cluster, template: &str) -> Result<SecretLoca
     let capi_name = origin_field("name").unwrap_or_else(|| cluster.name.clone());
     let name = kubernetes::render_name(
         template,
-        "spec.health.kubeconfigSecret",
+        field,
         NameKind::Subdomain,
         &capi_name,
         &namespace,

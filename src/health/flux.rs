@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::ModuleHealth;
+use crate::management::CLUSTER_LABEL;
 use crate::render::flux::MODULE_LABEL;
 
 /// The health of each module found among one cluster's Flux objects (labelled with
@@ -23,7 +24,8 @@ pub fn modules(
         .filter_map(|r| Some((module_of(r)?, r)))
         .collect();
     let mut modules = BTreeMap::new();
-    for kustomization in kustomizations {
+    // Objects labelled with a cluster bootstrap that other cluster (see `bootstrap`).
+    for kustomization in kustomizations.iter().filter(|k| cluster_of(k).is_none()) {
         let Some(module) = module_of(kustomization) else {
             continue;
         };
@@ -50,6 +52,24 @@ pub fn modules(
         modules.insert(module.to_string(), judged);
     }
     modules
+}
+
+/// The health of the bootstrap modules the management cluster applies to other clusters, by
+/// cluster and module, from its Kustomizations labelled with both (`fleeet.dev/cluster`,
+/// `fleeet.dev/module`); their revision is the one last applied.
+pub fn bootstrap(kustomizations: &[Value]) -> BTreeMap<String, BTreeMap<String, ModuleHealth>> {
+    let mut clusters: BTreeMap<String, BTreeMap<String, ModuleHealth>> = BTreeMap::new();
+    for kustomization in kustomizations {
+        if let (Some(cluster), Some(module)) = (cluster_of(kustomization), module_of(kustomization))
+        {
+            let revision = string(&kustomization["status"]["lastAppliedRevision"]);
+            clusters
+                .entry(cluster.to_string())
+                .or_default()
+                .insert(module.to_string(), health(kustomization, revision));
+        }
+    }
+    clusters
 }
 
 /// The health of one Flux object whose revision is `revision`. It is ready only when its
@@ -103,6 +123,10 @@ fn chart_version(release: &Value) -> Option<String> {
 
 fn module_of(object: &Value) -> Option<&str> {
     object["metadata"]["labels"][MODULE_LABEL].as_str()
+}
+
+fn cluster_of(object: &Value) -> Option<&str> {
+    object["metadata"]["labels"][CLUSTER_LABEL].as_str()
 }
 
 fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
@@ -230,6 +254,27 @@ mod tests {
             found["monitoring"].ready,
             "a git module is its Kustomization"
         );
+    }
+
+    #[test]
+    fn remote_kustomizations_count_for_the_cluster_they_bootstrap() {
+        let mut remote = object(
+            "flux",
+            "True",
+            "ReconciliationSucceeded",
+            json!({"lastAppliedRevision": "v2.6.0@sha1:1"}),
+        );
+        remote["metadata"]["labels"]["fleeet.dev/cluster"] = json!("prod-eu-1");
+        let own = object("flux", "False", "BuildFailed", json!({}));
+        let both = [remote, own];
+        let seen = bootstrap(&both);
+        assert_eq!(seen.len(), 1);
+        let flux = &seen["prod-eu-1"]["flux"];
+        assert!(flux.ready);
+        assert_eq!(flux.revision.as_deref(), Some("v2.6.0@sha1:1"));
+        // The management cluster's own module of the same name is judged by its own object.
+        let mine = modules(&both, &[], &BTreeSet::new());
+        assert_eq!(mine["flux"].reason.as_deref(), Some("BuildFailed"));
     }
 
     #[test]

@@ -33,6 +33,11 @@ pub struct HealthSnapshot {
     /// By cluster name. A cluster missing here is unknown, never healthy.
     #[serde(default)]
     pub clusters: BTreeMap<String, ClusterHealth>,
+    /// By cluster name: the bootstrap modules the management cluster applies to the cluster
+    /// (`spec.management`), as read from the management cluster: the status of its remote
+    /// Kustomizations, so they are judged without reaching the cluster itself.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bootstrap: BTreeMap<String, ClusterHealth>,
 }
 
 /// What was seen on one cluster.
@@ -87,6 +92,16 @@ impl HealthSnapshot {
             kind: HealthSnapshotKind::HealthSnapshot,
             observed_at,
             clusters: BTreeMap::new(),
+            bootstrap: BTreeMap::new(),
+        }
+    }
+
+    /// Where the health of a pointer on `cluster` is read: the cluster itself, or, for a
+    /// pointer the management cluster applies (`applied_from`), the management cluster's view.
+    pub fn view(&self, cluster: &str, applied_from: Option<&str>) -> Option<&ClusterHealth> {
+        match applied_from {
+            None => self.clusters.get(cluster),
+            Some(_) => self.bootstrap.get(cluster),
         }
     }
 

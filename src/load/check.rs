@@ -11,7 +11,7 @@ use crate::model::names::{
     check_relative_path, check_substitute_name,
 };
 use crate::model::{
-    FleetDocument, Metadata, Module, ModuleDocument, ModuleKind, Source, Value, ValueMap,
+    Cluster, FleetDocument, Metadata, Module, ModuleDocument, ModuleKind, Source, Value, ValueMap,
     ValueSource,
 };
 
@@ -101,6 +101,87 @@ pub fn fleet(doc: &FleetDocument, file: &Arc<str>, out: &mut Diagnostics) {
                 ),
             )
             .hint("waves are pushed to spec.github.branch and merged into spec.output.branch: they must differ"),
+        );
+    }
+}
+
+/// `spec.management`: a cluster of the fleet, a kubeconfig Secret template that compiles, a
+/// git URL, and bootstrap modules Flux can apply remotely (git or OCI).
+pub fn management(
+    doc: &FleetDocument,
+    file: &Arc<str>,
+    clusters: &[Cluster],
+    modules: &[Module],
+    out: &mut Diagnostics,
+) {
+    let Some(management) = &doc.spec.management else {
+        return;
+    };
+    let name = &management.cluster;
+    if !clusters.iter().any(|c| c.name == name.value) {
+        let mut d = Diagnostic::new(
+            origin(file, name),
+            format!(
+                "spec.management.cluster: there is no cluster {:?}",
+                name.value
+            ),
+        );
+        if let Some(close) = closest(&name.value, clusters.iter().map(|c| c.name.as_str())) {
+            d = d.hint(format!("did you mean {close:?}?"));
+        } else {
+            d = d.hint(
+                "name a cluster of clusters/ or inventory/: the one running Cluster API and Flux",
+            );
+        }
+        out.push(d);
+    }
+    let secret = &management.kubeconfig_secret;
+    if let Err(e) = crate::template::sandbox().template_from_str(&secret.value) {
+        out.push(
+            Diagnostic::new(
+                origin(file, secret),
+                format!(
+                    "spec.management.kubeconfigSecret {:?} is not a template: {}",
+                    secret.value,
+                    e.detail().unwrap_or(&e.kind().to_string())
+                ),
+            )
+            .hint("it sees the Cluster API cluster's name, namespace and labels, like \"{{ name }}-kubeconfig\""),
+        );
+    }
+    let url = &management.url;
+    if !["https://", "http://", "ssh://"]
+        .iter()
+        .any(|s| url.value.starts_with(s))
+    {
+        out.push(Diagnostic::new(
+            origin(file, url),
+            format!(
+                "spec.management.url {:?} must start with https://, http:// or ssh://",
+                url.value
+            ),
+        ));
+    }
+    if let Some(secret) = &management.git_secret
+        && let Err(e) = check_dns1123_subdomain(&secret.value)
+    {
+        out.push(Diagnostic::new(
+            origin(file, secret),
+            format!("spec.management.gitSecret {:?} {e}", secret.value),
+        ));
+    }
+    for module in modules.iter().filter(|m| {
+        m.kind == ModuleKind::BootstrapModule && matches!(m.spec.source, Source::Helm(_))
+    }) {
+        out.push(
+            Diagnostic::new(
+                module.origin.clone(),
+                format!(
+                    "bootstrap module {:?} has a helm source, but with spec.management bootstrap modules are applied from the management cluster by a Kustomization",
+                    module.name
+                ),
+            )
+            .hint("give it a git or OCI source (Flux's own install is a kustomization), or make it a Module"),
         );
     }
 }

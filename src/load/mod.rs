@@ -111,6 +111,7 @@ pub fn load(files: &FleetFiles) -> Result<Fleet, Diagnostics> {
     }
     modules.sort_by(|a, b| a.name.cmp(&b.name));
     check::dependencies(&modules, &mut out);
+    check::management(&fleet_doc, &fleet_file, &clusters, &modules, &mut out);
 
     out.into_result(Fleet {
         name: fleet_doc.metadata.name.value,

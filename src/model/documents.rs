@@ -96,6 +96,42 @@ pub struct FleetSpec {
     /// How `fleeet status` reads health from the clusters.
     #[serde(default)]
     pub health: HealthSettings,
+    /// The cluster that runs Cluster API and Flux and bootstraps every other cluster. Without
+    /// it, each cluster is bootstrapped by hand (`fleeet bootstrap`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management: Option<ManagementSettings>,
+}
+
+/// How the management cluster bootstraps the other clusters: it applies their bootstrap
+/// modules and the objects that make them follow their folders, through Flux Kustomizations
+/// with `spec.kubeConfig`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagementSettings {
+    /// The fleet cluster that runs Cluster API and Flux (bootstrapped by hand, once).
+    #[schemars(with = "String")]
+    pub cluster: Spanned<String>,
+    /// The name of the Secret (key `value`) holding a cluster's kubeconfig in its Cluster API
+    /// namespace of the management cluster, a template over the cluster's Cluster API `name`
+    /// and `namespace` and its `labels` (default `{{ name }}-kubeconfig`, what Cluster API
+    /// writes). Hand-written clusters name theirs with `spec.kubeconfigSecret`.
+    #[serde(default = "default_management_kubeconfig_secret")]
+    #[schemars(with = "String")]
+    pub kubeconfig_secret: Spanned<String>,
+    /// The URL of the git repository holding the rendered branch, as the clusters reach it.
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// For a private repository: a Secret with the keys `username` and `password`, in every
+    /// namespace of the management cluster that holds Cluster API clusters. Its values reach
+    /// each cluster as the Secret of the same name in the output namespace, through
+    /// `postBuild.substituteFrom`, never through a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub git_secret: Option<Spanned<String>>,
+}
+
+fn default_management_kubeconfig_secret() -> Spanned<String> {
+    unlocated(default_kubeconfig_secret())
 }
 
 /// Where the rendered pointer files go.

@@ -3,14 +3,32 @@
 /// Checks a DNS-1123 label: at most 63 characters of `a-z`, `0-9` and `-`, starting and ending
 /// with a letter or digit. Returns what is wrong otherwise.
 pub fn check_dns1123_label(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
     if name.len() > 63 {
         return Err(format!(
             "is {} characters long; at most 63 are allowed",
             name.len()
         ));
+    }
+    check_dns1123_part(name)
+}
+
+/// Checks a DNS-1123 subdomain as Kubernetes does: at most 253 characters, dot-separated
+/// parts of `a-z`, `0-9` and `-` starting and ending with a letter or digit. A part may be
+/// longer than a label: `<63 characters>-kubeconfig` is a valid Secret name.
+pub fn check_dns1123_subdomain(name: &str) -> Result<(), String> {
+    if name.len() > 253 {
+        return Err(format!(
+            "is {} characters long; at most 253 are allowed",
+            name.len()
+        ));
+    }
+    name.split('.').try_for_each(check_dns1123_part)
+}
+
+/// The characters of a DNS-1123 label, whatever its length.
+fn check_dns1123_part(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".into());
     }
     if let Some(c) = name
         .chars()
@@ -24,17 +42,6 @@ pub fn check_dns1123_label(name: &str) -> Result<(), String> {
         return Err("must start and end with a letter or digit".into());
     }
     Ok(())
-}
-
-/// Checks a DNS-1123 subdomain: dot-separated DNS-1123 labels, at most 253 characters.
-pub fn check_dns1123_subdomain(name: &str) -> Result<(), String> {
-    if name.len() > 253 {
-        return Err(format!(
-            "is {} characters long; at most 253 are allowed",
-            name.len()
-        ));
-    }
-    name.split('.').try_for_each(check_dns1123_label)
 }
 
 /// Checks a label key: an optional DNS-1123 subdomain prefix and `/`, then a name of at most 63
@@ -161,6 +168,29 @@ mod tests {
             &"a".repeat(64),
         ] {
             assert!(check_dns1123_label(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dns1123_subdomains_as_kubernetes_checks_them() {
+        let long_secret = format!("{}-kubeconfig", "a".repeat(63));
+        for ok in ["a", "a.b-c", long_secret.as_str()] {
+            assert_eq!(check_dns1123_subdomain(ok), Ok(()), "{ok}");
+        }
+        let too_long = "a".repeat(254);
+        let dash_end = format!("{}-", "a".repeat(70));
+        let late_underscore = format!("{}_a", "a".repeat(70));
+        for bad in [
+            "",
+            "a..b",
+            "A",
+            "-a",
+            "a.-b",
+            &dash_end,
+            &late_underscore,
+            &too_long,
+        ] {
+            assert!(check_dns1123_subdomain(bad).is_err(), "{bad}");
         }
     }
 

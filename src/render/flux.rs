@@ -39,9 +39,11 @@ pub struct ObjectMeta<'a> {
     pub annotations: Option<Annotations<'a>>,
 }
 
-/// `app.kubernetes.io/managed-by: fleeet`, and `fleeet.dev/module` for objects of a module.
+/// `app.kubernetes.io/managed-by: fleeet`; `fleeet.dev/cluster` for objects of the management
+/// cluster that bootstrap another cluster; `fleeet.dev/module` for objects of a module.
 #[derive(Clone, Copy)]
 pub struct Labels<'a> {
+    pub cluster: Option<&'a str>,
     pub module: Option<&'a str>,
 }
 
@@ -53,8 +55,14 @@ pub struct Annotations<'a> {
 
 impl Serialize for Labels<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let cluster = self.cluster.map(|c| (crate::management::CLUSTER_LABEL, c));
         let module = self.module.map(|m| (MODULE_LABEL, m));
-        serializer.collect_map([(MANAGED_BY_LABEL, "fleeet")].into_iter().chain(module))
+        serializer.collect_map(
+            [(MANAGED_BY_LABEL, "fleeet")]
+                .into_iter()
+                .chain(cluster)
+                .chain(module),
+        )
     }
 }
 
@@ -70,8 +78,31 @@ impl<'a> ObjectMeta<'a> {
         ObjectMeta {
             name,
             namespace,
-            labels: Labels { module: Some(name) },
+            labels: Labels {
+                cluster: None,
+                module: Some(name),
+            },
             annotations: Some(Annotations { version }),
+        }
+    }
+
+    /// Metadata of an object of the management cluster, named `name` in `namespace`, that
+    /// bootstraps `cluster`: with `module` at `version`, or the sync of its folder.
+    pub fn remote(
+        name: &'a str,
+        namespace: &'a str,
+        cluster: &'a str,
+        module: Option<&'a str>,
+        version: Option<&'a str>,
+    ) -> Self {
+        ObjectMeta {
+            name,
+            namespace,
+            labels: Labels {
+                cluster: Some(cluster),
+                module,
+            },
+            annotations: version.map(|version| Annotations { version }),
         }
     }
 
@@ -80,7 +111,10 @@ impl<'a> ObjectMeta<'a> {
         ObjectMeta {
             name,
             namespace,
-            labels: Labels { module: None },
+            labels: Labels {
+                cluster: None,
+                module: None,
+            },
             annotations: None,
         }
     }
@@ -135,11 +169,15 @@ pub struct KustomizationSpec<'a> {
     pub source_ref: SourceRef<'a>,
     pub path: &'a str,
     pub prune: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<&'static str>,
     pub wait: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_namespace: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kube_config: Option<KubeConfig<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<LocalRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -195,6 +233,43 @@ pub struct HelmInstall {
 pub struct SourceRef<'a> {
     pub kind: &'static str,
     pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<&'a str>,
+}
+
+/// `deletionPolicy: Orphan`: deleting the Kustomization leaves what it applied in place, and
+/// its finalizer never needs to reach the cluster it applied to.
+pub const ORPHAN: &str = "Orphan";
+
+/// `spec.kubeConfig` of a Kustomization applying to another cluster.
+#[derive(Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeConfig<'a> {
+    pub secret_ref: SecretKeyRef<'a>,
+}
+
+impl<'a> KubeConfig<'a> {
+    /// The kubeconfig under the key `value` of the Secret `name` (as Cluster API writes it).
+    pub fn secret(name: &'a str) -> Self {
+        KubeConfig {
+            secret_ref: SecretKeyRef { name, key: "value" },
+        }
+    }
+}
+
+#[derive(Clone, Copy, Serialize)]
+pub struct SecretKeyRef<'a> {
+    pub name: &'a str,
+    pub key: &'static str,
+}
+
+/// The Secret of the git credentials, `name` in `namespace`, whose `username` and `password`
+/// Flux substitutes (`postBuild.substituteFrom`) from a Secret of the management cluster.
+/// Written by hand to keep the variables double-quoted, so any token stays a string.
+pub fn git_credentials(name: &str, namespace: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: {namespace}\ntype: Opaque\nstringData:\n  username: \"${{username}}\"\n  password: \"${{password}}\"\n"
+    )
 }
 
 #[derive(Clone, Copy, Serialize)]

@@ -15,6 +15,7 @@ use minijinja::Environment;
 use rayon::prelude::*;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
+use crate::management::{Management, Target, object_name};
 use crate::model::{Fleet, JsonMap, ModuleKind, Source, ValuesReferenceKind};
 use crate::select::{self, Assignment};
 use crate::template::{self, Node, TemplateError, Text};
@@ -32,6 +33,9 @@ pub struct Pointer {
     pub main: Arc<str>,
     /// `<module>/release.yaml`, for helm modules.
     pub release: Option<Arc<str>>,
+    /// The cluster that applies the pointer to this one and holds it in its folder: the
+    /// management cluster, for a bootstrap module (none: the cluster applies it itself).
+    pub applied_from: Option<Arc<str>>,
 }
 
 /// Pointers by cluster name, then module name. Every cluster of the fleet has an entry, even
@@ -57,6 +61,12 @@ pub struct Renderer<'a> {
     modules: Vec<CompiledModule<'a>>,
     cluster_contexts: Vec<minijinja::Value>,
     fleet_context: minijinja::Value,
+    /// `spec.management`, resolved.
+    pub management: Option<Management>,
+    /// By cluster index: whether the management cluster bootstraps the cluster.
+    remote: Vec<bool>,
+    /// The management cluster's name, shared by the pointers it applies.
+    applied_from: Option<Arc<str>>,
 }
 
 struct CompiledModule<'a> {
@@ -120,6 +130,16 @@ impl<'a> Renderer<'a> {
                 }
             })
             .collect();
+        let management = management(fleet, &assignment, &mut out);
+        let remote = fleet
+            .clusters
+            .iter()
+            .map(|c| {
+                management
+                    .as_ref()
+                    .is_some_and(|m| m.targets.contains_key(&c.name))
+            })
+            .collect();
         let renderer = Renderer {
             fleet,
             assignment,
@@ -130,6 +150,9 @@ impl<'a> Renderer<'a> {
                 .map(template::cluster_context)
                 .collect(),
             fleet_context: template::fleet_context(fleet),
+            applied_from: management.as_ref().map(|m| m.cluster.as_str().into()),
+            management,
+            remote,
         };
         out.into_result(renderer)
     }
@@ -220,16 +243,38 @@ impl<'a> Renderer<'a> {
         let ctx = self.context(c, m, version);
         let values = template::render_map(&compiled.values, &ctx)?;
         let output = &fleet.spec.output;
-        let meta = ObjectMeta::module(&module.name, &output.namespace.value, version);
+        let target = self.target(c, m);
+        let name = match target {
+            Some(_) => object_name(&cluster.name, &module.name),
+            None => module.name.clone(),
+        };
+        let meta = match target {
+            Some(target) => ObjectMeta::remote(
+                &name,
+                &target.namespace,
+                &cluster.name,
+                Some(&module.name),
+                Some(version),
+            ),
+            None => ObjectMeta::module(&module.name, &output.namespace.value, version),
+        };
         let spec = &module.spec;
         let interval = spec.interval.as_str();
         let timeout = spec.timeout.as_ref().map(|t| t.as_str());
         let target_namespace = spec.target_namespace.as_deref();
-        let depends_on: Vec<LocalRef> = self
+        let depends_on_names: Vec<String> = self
             .depends_on(c, m)
             .into_iter()
+            .map(|dep| match target {
+                Some(_) => object_name(&cluster.name, dep),
+                None => dep.to_string(),
+            })
+            .collect();
+        let depends_on: Vec<LocalRef> = depends_on_names
+            .iter()
             .map(|name| LocalRef { name })
             .collect();
+        let applied_from = target.and(self.applied_from.clone());
         let references = compiled.references.as_slice();
         let kustomization = move |source_ref, path, target_namespace, post_build| Object {
             api_version: KUSTOMIZE_API,
@@ -240,9 +285,11 @@ impl<'a> Renderer<'a> {
                 source_ref,
                 path,
                 prune: spec.prune,
+                deletion_policy: target.map(|_| ORPHAN),
                 wait: true,
                 timeout,
                 target_namespace,
+                kube_config: target.map(|t| KubeConfig::secret(&t.kubeconfig_secret)),
                 depends_on,
                 post_build,
             },
@@ -281,7 +328,8 @@ impl<'a> Renderer<'a> {
                 let kustomization = kustomization(
                     SourceRef {
                         kind: "GitRepository",
-                        name: &module.name,
+                        name: &name,
+                        namespace: None,
                     },
                     &git.path,
                     target_namespace,
@@ -293,6 +341,7 @@ impl<'a> Renderer<'a> {
                     revision: tag,
                     main,
                     release: None,
+                    applied_from,
                 })
             }
             Source::Oci(oci) => {
@@ -309,7 +358,8 @@ impl<'a> Renderer<'a> {
                 let kustomization = kustomization(
                     SourceRef {
                         kind: "OCIRepository",
-                        name: &module.name,
+                        name: &name,
+                        namespace: None,
                     },
                     &oci.path,
                     target_namespace,
@@ -320,6 +370,7 @@ impl<'a> Renderer<'a> {
                     revision: version.to_string(),
                     main: to_yaml(&[&source, &kustomization]).into(),
                     release: None,
+                    applied_from,
                 })
             }
             Source::Helm(helm) => {
@@ -347,6 +398,7 @@ impl<'a> Renderer<'a> {
                                 source_ref: SourceRef {
                                     kind: "HelmRepository",
                                     name: &module.name,
+                                    namespace: None,
                                 },
                             },
                         },
@@ -364,6 +416,7 @@ impl<'a> Renderer<'a> {
                     SourceRef {
                         kind: "GitRepository",
                         name: &output.source_name.value,
+                        namespace: None,
                     },
                     &path,
                     None,
@@ -374,6 +427,7 @@ impl<'a> Renderer<'a> {
                     revision: version.to_string(),
                     main: to_yaml(&[&wrapper]).into(),
                     release: Some(to_yaml(&[&repository, &release]).into()),
+                    applied_from,
                 })
             }
         }
@@ -393,17 +447,44 @@ impl<'a> Renderer<'a> {
         )
     }
 
+    /// Where the files of this fleet's rendered branch go.
+    pub fn layout(&self) -> crate::layout::Layout<'_> {
+        crate::layout::Layout {
+            path: &self.fleet.spec.output.path.value,
+            management: self.management.as_ref().map(|m| (self.fleet, m)),
+        }
+    }
+
+    /// Where the management cluster applies module `m` to cluster `c`, if it does: for a
+    /// bootstrap module on a cluster it bootstraps.
+    pub fn target(&self, c: usize, m: usize) -> Option<&Target> {
+        let management = self.management.as_ref()?;
+        let bootstrap = self.fleet.modules[m].kind == ModuleKind::BootstrapModule;
+        (bootstrap && self.remote[c])
+            .then(|| management.targets.get(&self.fleet.clusters[c].name))
+            .flatten()
+    }
+
     /// The Kustomizations module `m` waits for on cluster `c`: its own `dependsOn`, and every
-    /// bootstrap module on the cluster unless it is one itself.
+    /// bootstrap module on the cluster unless it is one itself. On a cluster the management
+    /// cluster bootstraps, modules wait for no bootstrap module: the cluster follows its
+    /// folder only once they are ready.
     pub fn depends_on(&self, c: usize, m: usize) -> BTreeSet<&'a str> {
-        let module = &self.fleet.modules[m];
+        let fleet = self.fleet;
+        let module = &fleet.modules[m];
         let mut names: BTreeSet<&'a str> = module
             .spec
             .depends_on
             .iter()
             .map(|d| d.value.as_str())
             .collect();
-        if module.kind == ModuleKind::Module {
+        if module.kind == ModuleKind::Module && self.remote[c] {
+            names.retain(|d| {
+                fleet
+                    .module(d)
+                    .is_none_or(|d| d.kind != ModuleKind::BootstrapModule)
+            });
+        } else if module.kind == ModuleKind::Module {
             for &other in &self.assignment.modules_of_cluster[c] {
                 let other = &self.fleet.modules[other];
                 if other.kind == ModuleKind::BootstrapModule {
@@ -413,6 +494,25 @@ impl<'a> Renderer<'a> {
         }
         names
     }
+}
+
+/// `spec.management`, resolved, with the bootstrap modules each cluster it bootstraps gets.
+fn management(fleet: &Fleet, assignment: &Assignment, out: &mut Diagnostics) -> Option<Management> {
+    let mut management = Management::of(fleet).unwrap_or_else(|e| {
+        out.extend(e);
+        None
+    })?;
+    for (c, cluster) in fleet.clusters.iter().enumerate() {
+        if let Some(target) = management.targets.get_mut(&cluster.name) {
+            target.bootstrap = assignment.modules_of_cluster[c]
+                .iter()
+                .map(|&m| &fleet.modules[m])
+                .filter(|m| m.kind == ModuleKind::BootstrapModule)
+                .map(|m| m.name.clone())
+                .collect();
+        }
+    }
+    Some(management)
 }
 
 /// The values of a kustomize module as `postBuild.substitute` strings.

@@ -38,6 +38,12 @@ pub fn explain_text(e: &ClusterExplanation) -> String {
         if let Some(version) = &m.version {
             let _ = writeln!(out, "  version:  {version}");
         }
+        if let Some(host) = &m.applied_from {
+            let _ = writeln!(
+                out,
+                "  applied from: {host}, by a Kustomization with spec.kubeConfig (its pointer is in {host}'s folder)"
+            );
+        }
         if let Some(r) = &m.rollout {
             let on_branch = r.current_version.as_deref().unwrap_or("nothing");
             let status = if r.changes_now {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{sample, state_word, version_change, wave_mark};
+use super::{applied_from, sample, state_word, version_change, wave_mark};
 use crate::rollout::{ModuleState, Plan, WaveStatus};
 
 /// How many names are shown before a list is folded into `<details>`.
@@ -50,8 +50,10 @@ pub fn plan_markdown(plan: &Plan) -> String {
             .iter()
             .filter(|c| c.module == m.module)
             .map(|c| {
+                let from = applied_from(plan, c)
+                    .map_or_else(String::new, |m| format!(", applied from {m}"));
                 format!(
-                    "{} ({})",
+                    "{} ({}{from})",
                     c.cluster,
                     version_change(c.from.as_deref(), c.to.as_deref())
                 )

@@ -12,7 +12,20 @@ pub use preview::preview_markdown;
 pub use status::{Pinned, status_table};
 pub use table::plan_table;
 
-use crate::rollout::{ModuleState, WaveStatus};
+use crate::rollout::{Change, ModuleState, Plan, WaveStatus};
+
+/// The cluster that applies a change to its cluster, when it is not that cluster itself: the
+/// management cluster, for a bootstrap module (read from the branch after the step, so a
+/// removal, whose pointer is gone, says nothing).
+fn applied_from<'a>(plan: &'a Plan, change: &Change) -> Option<&'a str> {
+    plan.next
+        .pointers
+        .clusters
+        .get(&change.cluster)?
+        .get(&change.module)?
+        .applied_from
+        .as_deref()
+}
 
 /// A few names from a long list, and how many were left out.
 fn sample(names: &[String], max: usize) -> String {

@@ -81,6 +81,32 @@ pub fn status_table(
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
+    if !snapshot.bootstrap.is_empty() {
+        out.push_str("\nbootstrap modules, as the management cluster applies them:\n");
+        for (name, view) in &snapshot.bootstrap {
+            let cells: Vec<String> = match view.error.as_deref() {
+                Some(error) => vec![format!("unknown ({error})")],
+                None => view
+                    .modules
+                    .iter()
+                    .map(|(module, health)| {
+                        match pinned.and_then(|p| p.get(&(name.clone(), module.clone()))) {
+                            Some(revision) => {
+                                format!("{module} {}", judged(view, module, revision).1)
+                            }
+                            None => format!("{module} {}", cell(health)),
+                        }
+                    })
+                    .collect(),
+            };
+            let cells = if cells.is_empty() {
+                vec!["-".to_string()]
+            } else {
+                cells
+            };
+            out.push_str(&format!("  {name}: {}\n", cells.join(", ")));
+        }
+    }
     if !errors.is_empty() {
         out.push_str("\nunreachable:\n");
         for error in &errors {
@@ -114,6 +140,30 @@ pub fn status_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bootstrap_modules_show_as_the_management_cluster_sees_them() {
+        let mut snapshot = HealthSnapshot::new("2026-11-21T10:00:00Z".parse().unwrap());
+        snapshot.bootstrap.insert(
+            "w1".into(),
+            ClusterHealth {
+                reachable: true,
+                error: None,
+                modules: [(
+                    "flux".to_string(),
+                    module(true, "ReconciliationSucceeded", Some("v2.7.0@sha1:1")),
+                )]
+                .into(),
+            },
+        );
+        let pinned: Pinned =
+            [(("w1".to_string(), "flux".to_string()), "v2.7.0".to_string())].into();
+        let table = status_table(&snapshot, BTreeSet::new(), Some(&pinned));
+        assert!(
+            table.contains("bootstrap modules, as the management cluster applies them:\n  w1: flux healthy v2.7.0\n"),
+            "{table}"
+        );
+    }
 
     fn module(ready: bool, reason: &str, revision: Option<&str>) -> ModuleHealth {
         ModuleHealth {

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use super::{sample, state_word, version_change, wave_mark};
+use super::{applied_from, sample, state_word, version_change, wave_mark};
 use crate::rollout::{ModuleState, Plan};
 
 /// The plan as a table of modules, then the changes of this step. `color` adds ANSI colours.
@@ -77,17 +77,19 @@ pub fn plan_table(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out, "No changes in this step.");
     } else {
         let _ = writeln!(out, "{} change(s) in this step:", plan.changes.len());
-        let mut by_step: std::collections::BTreeMap<(String, Option<String>), Vec<String>> =
-            Default::default();
+        type Step = (String, Option<String>, Option<String>);
+        let mut by_step: std::collections::BTreeMap<Step, Vec<String>> = Default::default();
         for change in &plan.changes {
+            let from = applied_from(plan, change).map(String::from);
             by_step
-                .entry((change.module.clone(), change.wave.clone()))
+                .entry((change.module.clone(), change.wave.clone(), from))
                 .or_default()
                 .push(change.cluster.clone());
         }
-        for ((module, wave), clusters) in by_step {
+        for ((module, wave, from), clusters) in by_step {
             let wave = wave.map_or_else(|| "immediately".to_string(), |w| format!("wave {w}"));
-            let _ = writeln!(out, "  {module} ({wave}): {}", sample(&clusters, 8));
+            let from = from.map_or_else(String::new, |m| format!(", applied from {m}"));
+            let _ = writeln!(out, "  {module} ({wave}{from}): {}", sample(&clusters, 8));
         }
     }
     if !plan.removed_clusters.is_empty() {

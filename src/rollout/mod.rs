@@ -71,7 +71,7 @@ impl CurrentState {
                 r.waves.iter().flat_map(move |w| {
                     w.clusters
                         .iter()
-                        .map(move |c| layout::pointer_path(path, c, &r.module))
+                        .map(move |c| layout::pair_path(&self.branch.pointers, path, c, &r.module))
                 })
             })
             .collect()
@@ -959,13 +959,17 @@ fn judge_pair(
     cluster: &str,
     desired: Option<&Pointer>,
 ) -> Judgement {
-    let health = inputs.health.and_then(|h| h.clusters.get(cluster));
+    let current = &inputs.current.branch.pointers;
+    let applied_from = desired
+        .or_else(|| current.clusters.get(cluster)?.get(module))
+        .and_then(|p| p.applied_from.as_deref());
+    let health = inputs.health.and_then(|h| h.view(cluster, applied_from));
     let path = &inputs.renderer.fleet.spec.output.path.value;
     let landed = inputs
         .current
         .landed_at
         .as_ref()
-        .and_then(|l| l.get(&layout::pointer_path(path, cluster, module)))
+        .and_then(|l| l.get(&layout::pair_path(current, path, cluster, module)))
         .copied();
     let overdue = |why: String| match landed {
         Some(landed)

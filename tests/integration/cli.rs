@@ -21,8 +21,15 @@ fn explain_says_why_a_module_is_or_is_not_on_a_cluster() {
     assert_eq!(module["values"]["controller"]["replicaCount"], 4);
     assert_eq!(
         module["dependsOn"],
-        serde_json::json!(["cert-manager", "platform-base"])
+        serde_json::json!(["cert-manager"]),
+        "prod-eu-1 follows its folder only once platform-base is ready: no need to wait for it"
     );
+    let json = fleet
+        .run(&["explain", "prod-eu-1", "platform-base", "--format", "json"])
+        .success();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["modules"][0]["appliedFrom"], "mgmt");
+    assert_eq!(json["modules"][0]["dependsOn"], serde_json::json!(["flux"]));
 
     let err = fleet
         .run(&["explain", "prod-eu-1", "ingres-nginx"])

@@ -508,3 +508,50 @@ fn status_never_writes_or_prints_a_kubeconfig_or_a_token() {
         assert!(crate::support::read_tree(dir).is_empty(), "{dir:?}");
     }
 }
+
+/// With `spec.management`, the bootstrap modules of a cluster are read from the management
+/// cluster's remote Kustomizations, even when the cluster itself has no Flux yet.
+#[test]
+fn bootstrap_modules_are_read_from_the_management_cluster() {
+    let w1 = FakeCluster::new().require_token("token-w1").clone();
+    let mgmt = management_with(&[("w1", Server::start(&w1).url())]);
+    mgmt.serve(KUSTOMIZATIONS, true);
+    let mut remote = kustomization("fleet", "flux", "v2.7.0@sha1:0a1b", Flux::Healthy);
+    remote["metadata"]["name"] = "w1.flux".into();
+    remote["metadata"]["labels"]["fleeet.dev/cluster"] = "w1".into();
+    mgmt.put(remote);
+    // The management cluster's own modules are no cluster's bootstrap.
+    mgmt.put(kustomization(
+        "fleet",
+        "flux",
+        "v2.6.0@sha1:0a1b",
+        Flux::Healthy,
+    ));
+    let flux = "apiVersion: fleeet.dev/v1alpha1\nkind: BootstrapModule\nmetadata:\n  name: flux\nspec:\n  version: v2.7.0\n  source: {oci: {url: \"oci://ghcr.io/fluxcd/flux-manifests\"}}\n  selector: {}\n";
+    let (path, text) = inventory_file("w1");
+    let files = [
+        (path.as_str(), text.as_str()),
+        ("modules/flux.yaml", flux),
+        (
+            "clusters/mgmt.yaml",
+            "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: mgmt\n",
+        ),
+    ];
+    let fleet = fleet(
+        "  health:\n    timeout: 2s\n  management:\n    cluster: mgmt\n    url: https://git.example/fleet\n",
+        &files,
+    );
+    let kubeconfig = kubeconfig_file(fleet.path(), &mgmt, "default");
+    let snapshot = collect(fleet.path(), &kubeconfig);
+    assert!(!snapshot.clusters["w1"].reachable, "{snapshot:?}");
+    let view = &snapshot.bootstrap["w1"];
+    assert!(view.reachable, "{view:?}");
+    assert_eq!(view.modules.len(), 1, "{view:?}");
+    let flux = &view.modules["flux"];
+    assert!(flux.ready);
+    assert_eq!(flux.revision.as_deref(), Some("v2.7.0@sha1:0a1b"));
+    assert!(
+        !snapshot.bootstrap.contains_key("mgmt"),
+        "the management cluster bootstraps itself by hand"
+    );
+}

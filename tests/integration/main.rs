@@ -12,6 +12,7 @@ mod incremental;
 mod inventory;
 mod killed;
 mod limits;
+mod management;
 mod plan;
 mod reconcile;
 mod render;

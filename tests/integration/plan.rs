@@ -24,7 +24,7 @@ fn plan(fleet: &Fleet, current: &Path, extra: &[&str]) -> String {
 
 #[test]
 fn the_first_step_of_a_new_fleet_is_its_canary_wave() {
-    let fleet = Fleet::example();
+    let fleet = Fleet::example_without_management();
     let current = fleet.path().join("rendered");
     let markdown = plan(&fleet, &current, &["--format", "markdown"]);
     insta::assert_snapshot!("first_step_markdown", markdown);
@@ -54,9 +54,29 @@ fn the_first_step_of_a_new_fleet_is_its_canary_wave() {
         vec!["debug-tools", "store-agent"],
         "they wait for platform-base on their clusters"
     );
+    let store_agent = modules.iter().find(|m| m["module"] == "store-agent");
     assert_eq!(
-        modules[6]["deferred"][0]["message"],
-        "waits for platform-base to be there"
+        store_agent.unwrap()["deferred"][0]["message"],
+        "waits for flux, platform-base to be there"
+    );
+}
+
+#[test]
+fn with_a_management_cluster_bootstrap_changes_say_where_they_are_applied_from() {
+    let fleet = Fleet::example();
+    let current = fleet.path().join("rendered");
+    let markdown = plan(&fleet, &current, &["--format", "markdown"]);
+    insta::assert_snapshot!("first_step_with_management_markdown", markdown);
+    let table = plan(&fleet, &current, &["--format", "table"]);
+    insta::assert_snapshot!("first_step_with_management_table", table);
+    assert!(
+        table.contains("  flux (wave canary, applied from mgmt): prod-eu-1\n"),
+        "{table}"
+    );
+    // Modules on clusters the management cluster bootstraps wait for no bootstrap module.
+    assert!(
+        table.contains("  store-agent (wave pilot): store-austin-1\n"),
+        "{table}"
     );
 }
 

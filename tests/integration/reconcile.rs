@@ -425,6 +425,11 @@ async fn dry_run_changes_nothing_and_no_change_closes_the_pull_request() {
     for folder in ["modules", "clusters", "inventory"] {
         std::fs::remove_dir_all(setup.fleet.path().join(folder)).unwrap();
     }
+    // With no cluster left, there is no management cluster either.
+    let fleet_yaml = setup.fleet.path().join("fleet.yaml");
+    let text = std::fs::read_to_string(&fleet_yaml).unwrap();
+    let (kept, _) = text.split_once("  # The management cluster").unwrap();
+    std::fs::write(&fleet_yaml, kept).unwrap();
     git(setup.fleet.path(), &["add", "-A"]);
     git(
         setup.fleet.path(),

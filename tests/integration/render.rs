@@ -257,5 +257,5 @@ fn the_example_fleet_validates_from_anywhere() {
     .success();
     let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(summary["clusters"], 11);
-    assert_eq!(summary["modules"], 7);
+    assert_eq!(summary["modules"], 8);
 }

@@ -50,6 +50,19 @@ impl Fleet {
         fleet
     }
 
+    /// A copy of the example fleet without its management cluster: every cluster is
+    /// bootstrapped by hand, and bootstrap modules are in each cluster's own folder.
+    pub fn example_without_management() -> Self {
+        let fleet = Fleet::example();
+        let path = fleet.path().join("fleet.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (kept, _) = text
+            .split_once("  # The management cluster")
+            .expect("the example fleet has a management cluster");
+        std::fs::write(&path, kept).unwrap();
+        fleet
+    }
+
     /// Writes `content` at `path` (relative to the fleet root).
     pub fn file(self, path: &str, content: &str) -> Self {
         let target = self.path().join(path);
@@ -217,15 +230,28 @@ pub fn fleeet() -> assert_cmd::Command {
 }
 
 /// A health snapshot saying every pointer of the rendered `files` is ready at the revision it
-/// pins, since `since`.
+/// pins, since `since`; the pointers the management cluster applies (under `_bootstrap/`) as
+/// the management cluster sees them.
 pub fn healthy_snapshot(files: &std::collections::BTreeMap<String, String>, since: &str) -> String {
-    let mut out = format!(
-        "apiVersion: fleeet.dev/v1alpha1\nkind: HealthSnapshot\nobservedAt: \"{since}\"\nclusters:\n"
-    );
+    let mut out =
+        format!("apiVersion: fleeet.dev/v1alpha1\nkind: HealthSnapshot\nobservedAt: \"{since}\"\n");
     let mut clusters: std::collections::BTreeMap<String, Vec<(String, String)>> =
+        Default::default();
+    let mut bootstrap: std::collections::BTreeMap<String, Vec<(String, String)>> =
         Default::default();
     for (path, content) in files {
         let parts: Vec<&str> = path.split('/').collect();
+        if let ["clusters", _, "_bootstrap", cluster, file] = parts.as_slice()
+            && let Some(module) = file.strip_suffix(".yaml").filter(|m| *m != "_sync")
+        {
+            let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(content).unwrap();
+            let tag = docs[0]["spec"]["ref"]["tag"].as_str().unwrap().to_string();
+            bootstrap
+                .entry(cluster.to_string())
+                .or_default()
+                .push((module.to_string(), tag));
+            continue;
+        }
         let ["clusters", cluster, file] = parts.as_slice() else {
             continue;
         };
@@ -252,18 +278,24 @@ pub fn healthy_snapshot(files: &std::collections::BTreeMap<String, String>, sinc
             .unwrap()
             .push((module.to_string(), revision));
     }
-    for (cluster, modules) in clusters {
-        out.push_str(&format!(
-            "  {cluster}:\n    reachable: true\n    modules:\n"
-        ));
-        if modules.is_empty() {
-            out.truncate(out.len() - "    modules:\n".len());
-            out.push_str("    modules: {}\n");
+    for (section, clusters) in [("clusters", clusters), ("bootstrap", bootstrap)] {
+        if section == "bootstrap" && clusters.is_empty() {
+            continue;
         }
-        for (module, revision) in modules {
+        out.push_str(&format!("{section}:\n"));
+        for (cluster, modules) in clusters {
             out.push_str(&format!(
-                "      {module}: {{ready: true, revision: \"{revision}@sha1:0123abcd\", since: \"{since}\", reason: ReconciliationSucceeded}}\n"
+                "  {cluster}:\n    reachable: true\n    modules:\n"
             ));
+            if modules.is_empty() {
+                out.truncate(out.len() - "    modules:\n".len());
+                out.push_str("    modules: {}\n");
+            }
+            for (module, revision) in modules {
+                out.push_str(&format!(
+                    "      {module}: {{ready: true, revision: \"{revision}@sha1:0123abcd\", since: \"{since}\", reason: ReconciliationSucceeded}}\n"
+                ));
+            }
         }
     }
     out
