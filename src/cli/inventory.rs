@@ -50,10 +50,14 @@ pub fn inventory(command: InventoryCommand) -> anyhow::Result<()> {
 
 fn sync(args: SyncArgs) -> anyhow::Result<()> {
     let dir = &args.fleet.fleet;
+    // fleet.yaml and the hand-written clusters (which spec.management may name), but not the
+    // modules: a broken module must not stop the inventory from following Cluster API.
     let all = FleetFiles::read_dir(dir)?;
     let mut only_fleet = FleetFiles::new(all.display_root.clone());
-    if let Some(text) = all.files.get(FLEET_FILE) {
-        only_fleet.insert(FLEET_FILE, text.clone());
+    for (path, text) in &all.files {
+        if path == FLEET_FILE || path.starts_with("clusters/") {
+            only_fleet.insert(path.clone(), text.clone());
+        }
     }
     let fleet = crate::load::load(&only_fleet).map_err(Error::from)?;
     let settings = &fleet.spec.inventory;

@@ -102,6 +102,28 @@ fn prod_management() -> FakeCluster {
 }
 
 #[test]
+fn a_management_cluster_written_by_hand_and_a_broken_module_do_not_stop_the_sync() {
+    let mgmt = prod_management();
+    let spec = "  management:\n    cluster: mgmt\n    url: https://git.example/fleet\n";
+    let hand_written = "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: mgmt\n";
+    let fleet = fleet(
+        spec,
+        &[
+            ("clusters/mgmt.yaml", hand_written),
+            ("modules/broken.yaml", "kind: Module\nspec: [unclosed\n"),
+        ],
+    );
+    let kubeconfig = kubeconfig_file(fleet.path(), &mgmt, "default");
+    let run = sync(fleet.path(), &kubeconfig, &["--all-namespaces"]).success();
+    assert!(
+        stderr(&run).contains("synced 2 clusters"),
+        "{}",
+        stderr(&run)
+    );
+    assert_eq!(names(fleet.path()), ["prod-eu-1.yaml", "staging-eu-1.yaml"]);
+}
+
+#[test]
 fn syncs_v1beta2_clusters_into_loadable_canonical_files_and_rewrites_nothing_unchanged() {
     let mgmt = prod_management();
     let fleet = fleet(

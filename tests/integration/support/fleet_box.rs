@@ -34,6 +34,8 @@ pub struct Env {
     pub namespace: String,
     pub git: Git,
     pub clusters: Vec<Endpoint>,
+    /// The CRDs the box installs (Flux's, Cluster API's).
+    pub crds: PathBuf,
 }
 
 /// A running box; dropping it runs `e2e/fleet down`.
