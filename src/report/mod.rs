@@ -30,6 +30,7 @@ fn state_word(state: ModuleState) -> &'static str {
         ModuleState::Baking => "baking",
         ModuleState::Waiting => "waiting",
         ModuleState::Halted => "halted",
+        ModuleState::RollingBack => "rolling back",
         ModuleState::Paused => "paused",
     }
 }

@@ -57,7 +57,9 @@ pub fn plan_table(plan: &Plan, color: bool) -> String {
             ModuleState::Baking | ModuleState::Waiting => {
                 Style::new().fg_color(Some(AnsiColor::Yellow.into()))
             }
-            ModuleState::Halted => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+            ModuleState::Halted | ModuleState::RollingBack => {
+                Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
+            }
             ModuleState::Paused => Style::new().dimmed(),
         };
         let state = paint(style, &pad(&row[1], widths[1]));

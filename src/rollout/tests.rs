@@ -390,9 +390,10 @@ fn a_wave_not_healthy_past_its_deadline_halts_but_only_with_history() {
     let mut branch = Branchy::empty();
     let plan = branch.plan(&fleet, None, t(0));
     branch.apply(&fleet, &plan, t(0));
-    let plan = branch.plan(&fleet, None, t(29));
+    let stuck = failing(healthy(&branch, t(0)), "a", "web", "Progressing");
+    let plan = branch.plan(&fleet, Some(&stuck), t(29));
     assert_eq!(plan.modules[0].state, ModuleState::Waiting);
-    let plan = branch.plan(&fleet, None, t(31));
+    let plan = branch.plan(&fleet, Some(&stuck), t(31));
     assert_eq!(plan.modules[0].state, ModuleState::Halted);
     assert_eq!(
         plan.modules[0].problems[0].reason,
@@ -400,13 +401,36 @@ fn a_wave_not_healthy_past_its_deadline_halts_but_only_with_history() {
     );
 
     branch.state.landed_at = None;
-    let plan = branch.plan(&fleet, None, t(31));
+    let plan = branch.plan(&fleet, Some(&stuck), t(31));
     assert_eq!(plan.modules[0].state, ModuleState::Waiting);
     assert!(
         plan.notes
             .iter()
             .any(|n| n.contains("deadlines are not judged"))
     );
+}
+
+#[test]
+fn an_unreachable_cluster_never_fails_whatever_its_deadline() {
+    let fleet = five_clusters()
+        .rollout("bakeTime: 0s\nprogressDeadline: 30m")
+        .module("web", "1.0.0", "{}", "")
+        .load();
+    let mut branch = Branchy::empty();
+    let plan = branch.plan(&fleet, None, t(0));
+    branch.apply(&fleet, &plan, t(0));
+    let mut offline = healthy(&branch, t(0));
+    offline.clusters.get_mut("a").unwrap().reachable = false;
+    offline.clusters.remove("b");
+    for now in [t(31), t(600)] {
+        let plan = branch.plan(&fleet, Some(&offline), now);
+        let web = &plan.modules[0];
+        assert_eq!(web.state, ModuleState::Waiting);
+        let named: Vec<&str> = web.problems.iter().map(|p| p.cluster.as_str()).collect();
+        assert_eq!(named, ["a", "b"]);
+        assert!(web.problems.iter().all(|p| p.reason == "Unknown"));
+        assert!(!plan.changed);
+    }
 }
 
 #[test]

@@ -1,0 +1,199 @@
+//! One module's step, read as the sequence of the rollout rules: a paused module stays; clusters
+//! newly matching get the stable version; the rollout record says the waves; every pair of
+//! them is judged on health; a failure halts; once the earlier waves are complete the next one
+//! is applied, else the module waits (or bakes).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::health::Judged;
+use super::pairs::{self, ByCluster, Pair};
+use super::record::{self, RolloutRecord};
+use super::summary::{record_waves, wave_plans};
+use super::{Change, Inputs, ModulePlan, ModuleState, WaveStatus};
+use super::{advance, halt, waves};
+use crate::model::{Module, Policy, RolloutPolicy};
+use crate::render::Pointer;
+
+/// What a module's step is decided from.
+pub struct Context<'i, 'a> {
+    pub inputs: &'i Inputs<'a>,
+    pub name: &'i str,
+    /// The module in main (none when it is being removed everywhere).
+    pub module: Option<&'a Module>,
+    /// Its index in the fleet.
+    pub index: Option<usize>,
+    pub policy: Policy,
+    /// The record on the rendered branch.
+    pub recorded: Option<&'i RolloutRecord>,
+}
+
+impl Context<'_, '_> {
+    /// The version in main.
+    pub fn desired_version(&self) -> Option<String> {
+        self.module.map(|m| m.spec.version.value.clone())
+    }
+}
+
+/// What a module's step does so far: its plan, the changes and the pointers it sets (none =
+/// remove).
+pub struct Step {
+    pub plan: ModulePlan,
+    pub changes: Vec<Change>,
+    pub set: BTreeMap<String, Option<Pointer>>,
+}
+
+impl Step {
+    fn finish(self, record: RecordUpdate) -> Outcome {
+        Outcome {
+            plan: self.plan,
+            changes: self.changes,
+            set: self.set,
+            record,
+        }
+    }
+}
+
+/// What becomes of the module's rollout record.
+pub enum RecordUpdate {
+    Keep,
+    Remove,
+    Write(RolloutRecord),
+}
+
+/// One module's step: its plan, the pointers it sets (none = remove), its record.
+pub struct Outcome {
+    pub plan: ModulePlan,
+    pub changes: Vec<Change>,
+    pub set: BTreeMap<String, Option<Pointer>>,
+    pub record: RecordUpdate,
+}
+
+/// Plans the next step of module `name`.
+pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &str) -> Outcome {
+    let ctx = context(inputs, name);
+    let mut pairs = pairs::collect(&ctx, by_cluster);
+    let mut step = Step {
+        plan: ModulePlan {
+            module: name.to_string(),
+            state: ModuleState::Complete,
+            from: ctx.recorded.and_then(|r| r.from.clone()),
+            to: ctx.desired_version(),
+            waves: Vec::new(),
+            reason: String::new(),
+            problems: Vec::new(),
+            evidence: Vec::new(),
+            deferred: Vec::new(),
+            tolerated: Vec::new(),
+            outside_window: Vec::new(),
+        },
+        changes: Vec::new(),
+        set: BTreeMap::new(),
+    };
+    if ctx.policy.paused {
+        return paused(&ctx, &pairs, step);
+    }
+
+    let target = record::target(ctx.module);
+    let existing = ctx.recorded.filter(|r| r.target == target);
+    let rolling: BTreeSet<&str> = existing
+        .iter()
+        .flat_map(|r| r.waves.iter().flat_map(|w| w.clusters.iter()))
+        .map(String::as_str)
+        .collect();
+    let stable = pairs::stable_version(&pairs);
+    pairs::place_newcomers(&ctx, &mut pairs, stable.as_deref(), &rolling, &mut step);
+    let pending = pairs::pending(&pairs);
+
+    let Some(mut record) = waves::rollout(&ctx, existing, &pairs, !pending.is_empty(), stable)
+    else {
+        step.plan.reason = "every cluster runs the desired state".into();
+        let update = match ctx.recorded {
+            Some(_) => RecordUpdate::Remove,
+            None => RecordUpdate::Keep,
+        };
+        return step.finish(update);
+    };
+    step.plan.from = record.from.clone();
+    let by_name: BTreeMap<&str, &Pair> = pairs.iter().map(|p| (p.name, p)).collect();
+    let judged = Judged::new(
+        inputs,
+        &ctx.policy,
+        name,
+        &record,
+        |c| by_name.get(c).and_then(|p| p.desired),
+        &pending,
+    );
+
+    step.plan.tolerated = tolerated(&record, &judged);
+
+    if let Some(halted) = &record.halted {
+        halt::stay_halted(&mut step.plan, &record, &judged, halted);
+    } else if let Some(failed) = halt::failures(&record, &judged) {
+        halt::halt(&mut step.plan, &mut record, &judged, failed);
+    } else {
+        match advance::earlier_waves(&record, &judged) {
+            advance::Earlier::Complete(evidence) => match judged.first_pending() {
+                Some(k) => {
+                    step.plan.evidence = evidence;
+                    advance::apply_wave(&ctx, &mut step, &mut record, &judged, &by_name, k);
+                }
+                None => {
+                    step.plan.evidence = evidence;
+                    step.plan.reason = "every cluster runs the desired state, healthy".into();
+                    step.plan.waves = wave_plans(&record, &judged, None, None);
+                    return step.finish(RecordUpdate::Remove);
+                }
+            },
+            advance::Earlier::Blocked(blocking) => {
+                advance::wait(&mut step.plan, &record, &judged, &blocking);
+            }
+        }
+    }
+    let update = if ctx.recorded == Some(&record) {
+        RecordUpdate::Keep
+    } else {
+        RecordUpdate::Write(record)
+    };
+    step.finish(update)
+}
+
+/// The failed pairs of applied waves within their budgets: listed, never hidden.
+fn tolerated(record: &RolloutRecord, judged: &Judged) -> Vec<super::PairProblem> {
+    record
+        .waves
+        .iter()
+        .zip(&judged.tallies)
+        .filter(|(wave, tally)| wave.applied && !tally.over_failures())
+        .flat_map(|(_, tally)| tally.failed.iter().cloned())
+        .collect()
+}
+
+fn context<'i, 'a>(inputs: &'i Inputs<'a>, name: &'i str) -> Context<'i, 'a> {
+    let fleet = inputs.renderer.fleet;
+    let index = fleet.module_index(name);
+    let module = index.map(|m| &fleet.modules[m]);
+    let policy = match module {
+        Some(module) => module.policy(&fleet.spec),
+        None => fleet.spec.rollout.resolve(&RolloutPolicy::default()),
+    };
+    Context {
+        inputs,
+        name,
+        module,
+        index,
+        policy,
+        recorded: inputs.current.records.get(name),
+    }
+}
+
+/// `paused: true`: nothing about the module changes.
+fn paused(ctx: &Context<'_, '_>, pairs: &[Pair], mut step: Step) -> Outcome {
+    step.plan.state = ModuleState::Paused;
+    let pending = pairs.iter().filter(|p| p.pending()).count();
+    step.plan.reason =
+        format!("paused: {pending} cluster(s) differ from the desired state and wait");
+    if let Some(record) = ctx.recorded {
+        step.plan.waves = record_waves(record, pairs, |_| WaveStatus::Pending);
+    }
+    step.finish(RecordUpdate::Keep)
+}
