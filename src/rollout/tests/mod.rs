@@ -802,3 +802,5 @@ fn a_module_waits_for_the_modules_it_depends_on_to_be_on_its_clusters() {
             .all(|m| m.contains_key("app") && m.contains_key("db"))
     );
 }
+
+mod budgets;
