@@ -10,7 +10,8 @@ use super::module::{Context, Step};
 use super::pairs::Pair;
 use super::record::{PairProblem, RolloutRecord};
 use super::summary::{count_clusters, describe, wave_plans};
-use super::{Change, ChangeKind, Evidence, ModulePlan, ModuleState};
+use super::windows::Gate;
+use super::{Change, ChangeKind, Evidence, ModulePlan, ModuleState, WindowWait};
 
 /// How the waves before the current one stand.
 pub enum Earlier<'j> {
@@ -52,9 +53,11 @@ pub fn earlier_waves<'j>(record: &RolloutRecord, judged: &'j Judged) -> Earlier<
     Earlier::Complete(evidence)
 }
 
-/// Applies wave `k`: every pending pair of it moves to the desired state.
+/// Applies wave `k`: every pending pair of it inside its maintenance window moves to the
+/// desired state; the others wait for their window.
 pub fn apply_wave(
     ctx: &Context<'_, '_>,
+    gate: &Gate,
     step: &mut Step,
     record: &mut RolloutRecord,
     judged: &Judged,
@@ -62,10 +65,15 @@ pub fn apply_wave(
     k: usize,
 ) {
     let wave = record.waves[k].name.clone();
+    let mut changed = 0;
     for cluster in &record.waves[k].clusters {
         let Some(pair) = by_name.get(cluster.as_str()).filter(|p| p.pending()) else {
             continue;
         };
+        if let Some(wait) = gate.closed(pair.cluster) {
+            step.plan.outside_window.push(wait);
+            continue;
+        }
         let from = pair.current.as_ref().map(|p| p.version.clone());
         let to = pair.desired.map(|p| p.version.clone());
         step.changes.push(Change {
@@ -81,16 +89,43 @@ pub fn apply_wave(
             wave: Some(wave.clone()),
         });
         step.set.insert(cluster.clone(), pair.desired.cloned());
+        changed += 1;
+    }
+    let waiting = window_note(&step.plan.outside_window);
+    if changed == 0 {
+        step.plan.state = ModuleState::Waiting;
+        step.plan.reason = format!("wave {wave} waits for its maintenance windows: {waiting}");
+        step.plan.waves = wave_plans(record, judged, None, None);
+        return;
     }
     record.waves[k].applied = true;
     step.plan.state = ModuleState::Advancing;
     step.plan.reason = format!(
-        "applying wave {wave} ({} of {} waves) to {} cluster(s)",
+        "applying wave {wave} ({} of {} waves) to {changed} cluster(s)",
         k + 1,
         record.waves.len(),
-        judged.pending[k]
     );
+    if !step.plan.outside_window.is_empty() {
+        step.plan.reason.push_str(&format!("; {waiting}"));
+    }
     step.plan.waves = wave_plans(record, judged, Some(k), None);
+}
+
+/// "3 clusters wait for their window, the next opens at …".
+pub fn window_note(waits: &[WindowWait]) -> String {
+    let next = waits.iter().filter_map(|w| w.opens).min();
+    let broken = waits.iter().filter(|w| w.problem.is_some()).count();
+    let mut note = format!("{} wait for their window", count_clusters(waits.len()));
+    if let Some(next) = next {
+        note.push_str(&format!(", the next opens at {next}"));
+    }
+    if broken > 0 {
+        note.push_str(&format!(
+            " ({} without a known time zone)",
+            count_clusters(broken)
+        ));
+    }
+    note
 }
 
 /// The earlier waves are not complete: the module waits, naming the pairs unavailable beyond

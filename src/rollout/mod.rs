@@ -18,6 +18,7 @@ mod plan;
 pub mod record;
 mod summary;
 pub mod waves;
+mod windows;
 
 use std::collections::{BTreeMap, BTreeSet};
 

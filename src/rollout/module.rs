@@ -10,6 +10,7 @@ use super::pairs::{self, ByCluster, Pair};
 use super::record::{self, RolloutRecord};
 use super::summary::{record_waves, wave_plans};
 use super::{Change, Inputs, ModulePlan, ModuleState, WaveStatus};
+use super::windows::Gate;
 use super::{advance, halt, waves};
 use crate::model::{Module, Policy, RolloutPolicy};
 use crate::render::Pointer;
@@ -100,8 +101,10 @@ pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &s
         .flat_map(|r| r.waves.iter().flat_map(|w| w.clusters.iter()))
         .map(String::as_str)
         .collect();
+    let env = crate::template::sandbox();
+    let gate = Gate::new(&env, &ctx.policy.windows, inputs.renderer, inputs.now);
     let stable = pairs::stable_version(&pairs);
-    pairs::place_newcomers(&ctx, &mut pairs, stable.as_deref(), &rolling, &mut step);
+    pairs::place_newcomers(&ctx, &gate, &mut pairs, stable.as_deref(), &rolling, &mut step);
     let pending = pairs::pending(&pairs);
 
     let Some(mut record) = waves::rollout(&ctx, existing, &pairs, !pending.is_empty(), stable)
@@ -135,7 +138,7 @@ pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &s
             advance::Earlier::Complete(evidence) => match judged.first_pending() {
                 Some(k) => {
                     step.plan.evidence = evidence;
-                    advance::apply_wave(&ctx, &mut step, &mut record, &judged, &by_name, k);
+                    advance::apply_wave(&ctx, &gate, &mut step, &mut record, &judged, &by_name, k);
                 }
                 None => {
                     step.plan.evidence = evidence;
@@ -149,7 +152,8 @@ pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &s
             }
         }
     }
-    let update = if ctx.recorded == Some(&record) {
+    let nothing_started = record.halted.is_none() && !record.waves.iter().any(|w| w.applied);
+    let update = if ctx.recorded == Some(&record) || (ctx.recorded.is_none() && nothing_started) {
         RecordUpdate::Keep
     } else {
         RecordUpdate::Write(record)

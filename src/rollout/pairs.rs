@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::module::{Context, Step};
+use super::windows::Gate;
 use super::{Change, ChangeKind};
 use crate::model::NewClusters;
 use crate::render::Pointer;
@@ -79,9 +80,11 @@ pub fn stable_version(pairs: &[Pair]) -> Option<String> {
 }
 
 /// With `newClusters: stable`, a cluster newly matching the module (not part of the rollout in
-/// progress, `rolling`) gets the `stable` version at once; it then upgrades with its wave.
+/// progress, `rolling`) gets the `stable` version at once (inside its maintenance window); it
+/// then upgrades with its wave.
 pub fn place_newcomers(
     ctx: &Context<'_, '_>,
+    gate: &Gate,
     pairs: &mut [Pair<'_>],
     stable: Option<&str>,
     rolling: &BTreeSet<&str>,
@@ -95,6 +98,10 @@ pub fn place_newcomers(
         .iter_mut()
         .filter(|p| p.current.is_none() && p.desired.is_some() && !rolling.contains(p.name));
     for pair in newcomers {
+        if let Some(wait) = gate.closed(pair.cluster) {
+            step.plan.outside_window.push(wait);
+            continue;
+        }
         if let Ok(pointer) = ctx.inputs.renderer.render_pair(pair.cluster, m, stable) {
             step.changes.push(Change {
                 cluster: pair.name.to_string(),

@@ -22,6 +22,8 @@ fn t(minutes: i64) -> Timestamp {
 struct TestFleet {
     fleet_rollout: String,
     clusters: Vec<(String, Vec<(String, String)>)>,
+    /// Annotations by cluster.
+    annotations: BTreeMap<String, Vec<(String, String)>>,
     modules: Vec<(String, String, String, String)>,
 }
 
@@ -30,6 +32,7 @@ impl TestFleet {
         TestFleet {
             fleet_rollout: "bakeTime: 0s\nprogressDeadline: 30m\nwaves: [{name: canary, selector: {matchLabels: {canary: \"true\"}}}, {name: half, percent: 50}, {name: rest}]".into(),
             clusters: Vec::new(),
+            annotations: BTreeMap::new(),
             modules: Vec::new(),
         }
     }
@@ -48,6 +51,14 @@ impl TestFleet {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         ));
+        self
+    }
+
+    fn annotate(mut self, cluster: &str, key: &str, value: &str) -> Self {
+        self.annotations
+            .entry(cluster.into())
+            .or_default()
+            .push((key.into(), value.into()));
         self
     }
 
@@ -78,11 +89,19 @@ impl TestFleet {
                 .iter()
                 .map(|(k, v)| format!("{k}: \"{v}\""))
                 .collect();
+            let annotations: Vec<String> = self
+                .annotations
+                .get(name)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("\"{k}\": \"{v}\""))
+                .collect();
             files.insert(
                 format!("clusters/{name}.yaml"),
                 format!(
-                    "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata: {{name: {name}, labels: {{{}}}}}\n",
-                    labels.join(", ")
+                    "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata: {{name: {name}, labels: {{{}}}, annotations: {{{}}}}}\n",
+                    labels.join(", "),
+                    annotations.join(", ")
                 ),
             );
         }
@@ -804,3 +823,4 @@ fn a_module_waits_for_the_modules_it_depends_on_to_be_on_its_clusters() {
 }
 
 mod budgets;
+mod windows;
