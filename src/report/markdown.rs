@@ -184,7 +184,22 @@ pub fn summary(plan: &Plan) -> String {
         .collect();
     let clusters: std::collections::BTreeSet<&str> =
         plan.changes.iter().map(|c| c.cluster.as_str()).collect();
-    if steps.is_empty() && plan.changes.is_empty() {
+    let rollbacks: Vec<String> = plan
+        .modules
+        .iter()
+        .filter(|m| m.state == ModuleState::RollingBack)
+        .map(|m| {
+            let to = m.from.as_deref().unwrap_or("nothing");
+            format!("{} {} → {to}", m.module, m.to.as_deref().unwrap_or("removal"))
+        })
+        .collect();
+    if !rollbacks.is_empty() {
+        format!(
+            "**fleeet: roll back {} on {} cluster(s)**",
+            rollbacks.join(", "),
+            clusters.len()
+        )
+    } else if steps.is_empty() && plan.changes.is_empty() {
         let halted = plan
             .modules
             .iter()

@@ -10,6 +10,7 @@ use super::module::{Context, Step};
 use super::pairs::Pair;
 use super::record::{PairProblem, RolloutRecord};
 use super::summary::{count_clusters, describe, wave_plans};
+use super::rollback;
 use super::windows::Gate;
 use super::{Change, ChangeKind, Evidence, ModulePlan, ModuleState, WindowWait};
 
@@ -66,7 +67,7 @@ pub fn apply_wave(
 ) {
     let wave = record.waves[k].name.clone();
     let mut changed = 0;
-    for cluster in &record.waves[k].clusters {
+    for cluster in record.waves[k].clusters.clone() {
         let Some(pair) = by_name.get(cluster.as_str()).filter(|p| p.pending()) else {
             continue;
         };
@@ -89,6 +90,7 @@ pub fn apply_wave(
             wave: Some(wave.clone()),
         });
         step.set.insert(cluster.clone(), pair.desired.cloned());
+        rollback::save_before(ctx, record, pair);
         changed += 1;
     }
     let waiting = window_note(&step.plan.outside_window);

@@ -4,6 +4,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::Inputs;
+use super::record::PairProblem;
 use super::budgets::Tally;
 use crate::health::kstatus::{self, Status};
 use crate::layout;
@@ -38,6 +39,26 @@ pub enum Judgement {
     },
 }
 
+impl Judgement {
+    /// What a pair not healthy shows (none when healthy or baking).
+    pub fn problem(&self, cluster: &str) -> Option<PairProblem> {
+        let (reason, message) = match self {
+            Judgement::Complete { .. } | Judgement::Baking { .. } => return None,
+            Judgement::Failed { reason, message } => (reason.clone(), message.clone()),
+            Judgement::Progressing { why } | Judgement::Overdue { why } => {
+                ("Progressing".into(), why.clone())
+            }
+            Judgement::Unknown { why } => ("Unknown".into(), why.clone()),
+        };
+        Some(PairProblem {
+            cluster: cluster.to_string(),
+            reason,
+            message,
+        })
+    }
+}
+
+/// How the pair of `module` on `cluster` stands, its pointer being `desired` (none: removed).
 pub fn judge_pair(
     inputs: &Inputs<'_>,
     policy: &Policy,

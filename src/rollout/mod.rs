@@ -16,6 +16,7 @@ mod module;
 mod pairs;
 mod plan;
 pub mod record;
+mod rollback;
 mod summary;
 pub mod waves;
 mod windows;
@@ -32,9 +33,10 @@ pub use current::CurrentState;
 use module::{Outcome, RecordUpdate, plan_module};
 pub use budgets::BudgetUse;
 pub use plan::{
-    Change, ChangeKind, Evidence, ModulePlan, ModuleState, Plan, WavePlan, WaveStatus, WindowWait,
+    Change, ChangeKind, Evidence, ModulePlan, ModuleState, Plan, RollbackPlan, WavePlan, WaveStatus,
+    WindowWait,
 };
-pub use record::{Halt, PairProblem, RecordWave, RolloutRecord};
+pub use record::{Halt, PairProblem, RecordWave, RolloutRecord, SavedPointer};
 
 /// The inputs of [`plan`].
 pub struct Inputs<'a> {
@@ -91,10 +93,11 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
             )
         })
         .collect();
-    let outcomes: Vec<Outcome> = module_names
+    let mut outcomes: Vec<Outcome> = module_names
         .into_par_iter()
         .map(|name| plan_module(inputs, &by_cluster, name))
         .collect();
+    rollback::alone(&mut outcomes);
 
     let mut next = inputs.current.branch.clone();
     next.problems.clear();

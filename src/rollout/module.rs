@@ -1,7 +1,8 @@
 //! One module's step, read as the sequence of the rollout rules: a paused module stays; clusters
 //! newly matching get the stable version; the rollout record says the waves; every pair of
-//! them is judged on health; a failure halts; once the earlier waves are complete the next one
-//! is applied, else the module waits (or bakes).
+//! them is judged on health against the budgets; a failure beyond them halts (and, the run
+//! after, rolls back); once the earlier waves are complete the next one is applied inside the
+//! maintenance windows, else the module waits (or bakes).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,8 +12,8 @@ use super::record::{self, RolloutRecord};
 use super::summary::{record_waves, wave_plans};
 use super::{Change, Inputs, ModulePlan, ModuleState, WaveStatus};
 use super::windows::Gate;
-use super::{advance, halt, waves};
-use crate::model::{Module, Policy, RolloutPolicy};
+use super::{advance, halt, rollback, waves};
+use crate::model::{Module, OnFailure, Policy, RolloutPolicy};
 use crate::render::Pointer;
 
 /// What a module's step is decided from.
@@ -86,6 +87,7 @@ pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &s
             deferred: Vec::new(),
             tolerated: Vec::new(),
             outside_window: Vec::new(),
+            rollback: None,
         },
         changes: Vec::new(),
         set: BTreeMap::new(),
@@ -130,7 +132,12 @@ pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &s
     step.plan.tolerated = tolerated(&record, &judged);
 
     if let Some(halted) = &record.halted {
-        halt::stay_halted(&mut step.plan, &record, &judged, halted);
+        match ctx.policy.on_failure {
+            OnFailure::Halt => halt::stay_halted(&mut step.plan, &record, &judged, halted),
+            OnFailure::Rollback => {
+                rollback::roll_back(&ctx, &gate, &mut step, &record, &judged, &by_name, halted)
+            }
+        }
     } else if let Some(failed) = halt::failures(&record, &judged) {
         halt::halt(&mut step.plan, &mut record, &judged, failed);
     } else {

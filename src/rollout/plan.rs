@@ -88,6 +88,24 @@ pub struct ModulePlan {
     /// Clusters whose change waits for a maintenance window, with when it opens.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outside_window: Vec<WindowWait>,
+    /// The rollback of a halted rollout (`onFailure: rollback`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackPlan>,
+}
+
+/// How the rollback of a halted rollout stands.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackPlan {
+    /// Pairs back on their bytes from before the rollout.
+    pub restored: usize,
+    /// Pairs restored by this step.
+    pub restoring: usize,
+    /// Of the restored pairs, how many are healthy at their old revision.
+    pub healthy: usize,
+    /// Restored pairs not healthy (yet), with what was seen.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_healthy: Vec<PairProblem>,
 }
 
 /// A pair that may change only inside its cluster's maintenance windows, and is outside.

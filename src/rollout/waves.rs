@@ -130,6 +130,7 @@ pub fn rollout(
             })
             .collect(),
         halted: None,
+        before: Default::default(),
     })
 }
 
