@@ -59,6 +59,16 @@ pub fn explain_text(e: &ClusterExplanation) -> String {
                 super::state_word(r.state),
                 r.reason
             );
+            if let Some(w) = &r.window {
+                let _ = writeln!(out, "  window:   closed: {}", super::window_line(w));
+            }
+            if let Some(rollback) = &r.rollback {
+                let _ = writeln!(
+                    out,
+                    "  rollback: {} restored ({} healthy), {} restored by this step",
+                    rollback.restored, rollback.healthy, rollback.restoring
+                );
+            }
         }
         if !m.depends_on.is_empty() {
             let _ = writeln!(out, "  waits for: {}", m.depends_on.join(", "));

@@ -117,7 +117,8 @@ pub fn apply_wave(
 pub fn window_note(waits: &[WindowWait]) -> String {
     let next = waits.iter().filter_map(|w| w.opens).min();
     let broken = waits.iter().filter(|w| w.problem.is_some()).count();
-    let mut note = format!("{} wait for their window", count_clusters(waits.len()));
+    let verb = if waits.len() == 1 { "waits" } else { "wait" };
+    let mut note = format!("{} {verb} for their window", count_clusters(waits.len()));
     if let Some(next) = next {
         note.push_str(&format!(", the next opens at {next}"));
     }
