@@ -62,6 +62,7 @@ pub struct WavePlan {
 
 /// One module in the plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ModulePlan {
     pub module: String,
     pub state: ModuleState,

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::support::{Fleet, read_tree};
+use crate::support::{Fleet, read_tree, without_stores};
 
 /// A health snapshot saying every pointer under `rendered` is ready at the revision it pins,
 /// since `since`.
@@ -52,11 +52,15 @@ fn the_first_step_of_a_new_fleet_is_its_canary_wave() {
     assert_eq!(
         waiting,
         vec!["debug-tools", "store-agent"],
-        "they wait for platform-base on their clusters"
+        "debug-tools waits for platform-base on its cluster, store-agent for the stores' night"
     );
     assert_eq!(
-        modules[6]["deferred"][0]["message"],
+        modules[1]["deferred"][0]["message"],
         "waits for platform-base to be there"
+    );
+    assert_eq!(
+        modules[6]["outsideWindow"][0]["opens"],
+        "2026-11-23T08:00:00Z"
     );
 }
 
@@ -110,10 +114,25 @@ fn a_rollout_advances_only_on_health_and_writes_each_step() {
     let desired = read_tree(&out);
     let now = read_tree(&current);
     assert_eq!(
-        now, desired,
+        without_stores(now.clone()),
+        without_stores(desired),
         "the rollout ends at the desired render, records removed"
     );
     assert_ne!(first, now);
+    let json: serde_json::Value = serde_json::from_str(&plan(
+        &fleet,
+        &current,
+        &["--health", health.to_str().unwrap(), "--format", "json"],
+    ))
+    .unwrap();
+    let stores = json["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["module"] == "store-agent")
+        .unwrap();
+    assert_eq!(stores["state"], "waiting", "{stores}");
+    assert_eq!(stores["outsideWindow"][0]["cluster"], "store-austin-1", "{stores}");
 }
 
 #[test]

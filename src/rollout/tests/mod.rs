@@ -824,4 +824,5 @@ fn a_module_waits_for_the_modules_it_depends_on_to_be_on_its_clusters() {
 
 mod budgets;
 mod rollback;
+mod simulation;
 mod windows;
