@@ -31,7 +31,11 @@ impl Budget {
 
     /// Parses `"5%"` or `"2"`.
     pub fn parse(text: &str) -> Result<Budget, String> {
-        let err = || format!("invalid budget {text:?}: expected a count like 2 or a percentage like \"5%\" (0% to 100%)");
+        let err = || {
+            format!(
+                "invalid budget {text:?}: expected a count like 2 or a percentage like \"5%\" (0% to 100%)"
+            )
+        };
         let (digits, percent) = match text.strip_suffix('%') {
             Some(digits) => (digits, true),
             None => (text, false),

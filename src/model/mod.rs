@@ -13,13 +13,13 @@ pub mod window;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use budget::Budget;
 pub use documents::*;
 pub use duration::Duration;
-pub use budget::Budget;
 pub use rollout::{Budgets, NewClusters, OnFailure, Policy, RolloutPolicy, WaveSpec};
-pub use window::Window;
 pub use selector::{LabelSelector, Operator, Requirement};
 pub use value::{Value, ValueMap};
+pub use window::Window;
 
 use crate::diagnostic::Origin;
 

@@ -62,7 +62,8 @@ impl ClockTime {
     pub fn parse(text: &str) -> Result<ClockTime, String> {
         let err = || format!("invalid time {text:?}: expected HH:MM from 00:00 to 23:59");
         let (h, m) = text.split_once(':').ok_or_else(err)?;
-        if h.len() != 2 || m.len() != 2 || !(h.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit()) {
+        if h.len() != 2 || m.len() != 2 || !(h.bytes().chain(m.bytes())).all(|b| b.is_ascii_digit())
+        {
             return Err(err());
         }
         let (h, m): (i8, i8) = (h.parse().map_err(|_| err())?, m.parse().map_err(|_| err())?);
@@ -123,7 +124,9 @@ pub fn zone(name: &str) -> Result<TimeZone, String> {
     static DB: OnceLock<TimeZoneDatabase> = OnceLock::new();
     DB.get_or_init(TimeZoneDatabase::bundled)
         .get(name)
-        .map_err(|_| format!("unknown time zone {name:?}: expected an IANA name like \"Europe/Paris\""))
+        .map_err(|_| {
+            format!("unknown time zone {name:?}: expected an IANA name like \"Europe/Paris\"")
+        })
 }
 
 impl<'de> Deserialize<'de> for ZoneName {
@@ -196,7 +199,8 @@ mod tests {
 
     #[test]
     fn a_window_holds_local_times_on_its_days() {
-        let w = window("{days: [Mon, Tue], start: \"02:00\", end: \"05:00\", timeZone: Europe/Paris}");
+        let w =
+            window("{days: [Mon, Tue], start: \"02:00\", end: \"05:00\", timeZone: Europe/Paris}");
         let paris = zone("Europe/Paris").unwrap();
         // 2026-11-23 is a Monday; Paris is UTC+1 in November.
         assert!(w.contains(&paris, at("2026-11-23T01:30:00Z")));
@@ -229,8 +233,15 @@ mod tests {
         for bad in ["24:00", "2:00", "02:60", "0200", "02:00:00", ""] {
             assert!(ClockTime::parse(bad).is_err(), "{bad}");
         }
-        assert!(ZoneName::parse("Europe/Pariss").unwrap_err().contains("unknown time zone"));
+        assert!(
+            ZoneName::parse("Europe/Pariss")
+                .unwrap_err()
+                .contains("unknown time zone")
+        );
         assert!(ZoneName::parse("{{ cluster.annotations.tz }}").is_ok());
-        assert!(serde_saphyr::from_str::<Window>("{days: [Monday], start: \"01:00\", end: \"02:00\"}").is_err());
+        assert!(
+            serde_saphyr::from_str::<Window>("{days: [Monday], start: \"01:00\", end: \"02:00\"}")
+                .is_err()
+        );
     }
 }

@@ -217,7 +217,11 @@ pub fn summary(plan: &Plan) -> String {
         .filter(|m| m.state == ModuleState::RollingBack)
         .map(|m| {
             let to = m.from.as_deref().unwrap_or("nothing");
-            format!("{} {} → {to}", m.module, m.to.as_deref().unwrap_or("removal"))
+            format!(
+                "{} {} → {to}",
+                m.module,
+                m.to.as_deref().unwrap_or("removal")
+            )
         })
         .collect();
     if !rollbacks.is_empty() {

@@ -62,9 +62,9 @@ fn budget_lines(m: &ModulePlan) -> Vec<String> {
     m.waves
         .iter()
         .filter_map(|w| {
-            let b = w.budget.filter(|b| {
-                b.unavailable + b.max_unavailable + b.failed + b.max_failures > 0
-            })?;
+            let b = w
+                .budget
+                .filter(|b| b.unavailable + b.max_unavailable + b.failed + b.max_failures > 0)?;
             Some(format!(
                 "{}: {} of {} unavailable allowed, {} of {} failed allowed",
                 w.name, b.unavailable, b.max_unavailable, b.failed, b.max_failures

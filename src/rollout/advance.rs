@@ -9,8 +9,8 @@ use super::health::{Judged, Judgement};
 use super::module::{Context, Step};
 use super::pairs::Pair;
 use super::record::{PairProblem, RolloutRecord};
-use super::summary::{count_clusters, describe, wave_plans};
 use super::rollback;
+use super::summary::{count_clusters, describe, wave_plans};
 use super::windows::Gate;
 use super::{Change, ChangeKind, Evidence, ModulePlan, ModuleState, WindowWait};
 

@@ -4,8 +4,8 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::Inputs;
-use super::record::PairProblem;
 use super::budgets::Tally;
+use super::record::PairProblem;
 use crate::health::kstatus::{self, Status};
 use crate::layout;
 use crate::model::Policy;

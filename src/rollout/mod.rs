@@ -29,12 +29,12 @@ use rayon::prelude::*;
 use crate::health::HealthSnapshot;
 use crate::layout;
 use crate::render::{Rendered, Renderer};
+pub use budgets::BudgetUse;
 pub use current::CurrentState;
 use module::{Outcome, RecordUpdate, plan_module};
-pub use budgets::BudgetUse;
 pub use plan::{
-    Change, ChangeKind, Evidence, ModulePlan, ModuleState, Plan, RollbackPlan, WavePlan, WaveStatus,
-    WindowWait,
+    Change, ChangeKind, Evidence, ModulePlan, ModuleState, Plan, RollbackPlan, WavePlan,
+    WaveStatus, WindowWait,
 };
 pub use record::{Halt, PairProblem, RecordWave, RolloutRecord, SavedPointer};
 

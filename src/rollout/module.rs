@@ -10,8 +10,8 @@ use super::health::Judged;
 use super::pairs::{self, ByCluster, Pair};
 use super::record::{self, RolloutRecord};
 use super::summary::{record_waves, wave_plans};
-use super::{Change, Inputs, ModulePlan, ModuleState, WaveStatus};
 use super::windows::Gate;
+use super::{Change, Inputs, ModulePlan, ModuleState, WaveStatus};
 use super::{advance, halt, rollback, waves};
 use crate::model::{Module, OnFailure, Policy, RolloutPolicy};
 use crate::render::Pointer;
@@ -74,28 +74,13 @@ pub struct Outcome {
 pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &str) -> Outcome {
     let ctx = context(inputs, name);
     let mut pairs = pairs::collect(&ctx, by_cluster);
-    let mut step = Step {
-        plan: ModulePlan {
-            module: name.to_string(),
-            state: ModuleState::Complete,
-            from: ctx.recorded.and_then(|r| r.from.clone()),
-            to: ctx.desired_version(),
-            waves: Vec::new(),
-            reason: String::new(),
-            problems: Vec::new(),
-            evidence: Vec::new(),
-            deferred: Vec::new(),
-            tolerated: Vec::new(),
-            outside_window: Vec::new(),
-            rollback: None,
-        },
-        changes: Vec::new(),
-        set: BTreeMap::new(),
-    };
+    let mut step = Step::new(&ctx);
     if ctx.policy.paused {
         return paused(&ctx, &pairs, step);
     }
 
+    let env = crate::template::sandbox();
+    let gate = Gate::new(&env, &ctx.policy.windows, inputs.renderer, inputs.now);
     let target = record::target(ctx.module);
     let existing = ctx.recorded.filter(|r| r.target == target);
     let rolling: BTreeSet<&str> = existing
@@ -103,10 +88,9 @@ pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &s
         .flat_map(|r| r.waves.iter().flat_map(|w| w.clusters.iter()))
         .map(String::as_str)
         .collect();
-    let env = crate::template::sandbox();
-    let gate = Gate::new(&env, &ctx.policy.windows, inputs.renderer, inputs.now);
     let stable = pairs::stable_version(&pairs);
-    pairs::place_newcomers(&ctx, &gate, &mut pairs, stable.as_deref(), &rolling, &mut step);
+    let newcomers_at = stable.as_deref();
+    pairs::place_newcomers(&ctx, &gate, &mut pairs, newcomers_at, &rolling, &mut step);
     let pending = pairs::pending(&pairs);
 
     let Some(mut record) = waves::rollout(&ctx, existing, &pairs, !pending.is_empty(), stable)
@@ -120,44 +104,16 @@ pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &s
     };
     step.plan.from = record.from.clone();
     let by_name: BTreeMap<&str, &Pair> = pairs.iter().map(|p| (p.name, p)).collect();
-    let judged = Judged::new(
-        inputs,
-        &ctx.policy,
-        name,
-        &record,
-        |c| by_name.get(c).and_then(|p| p.desired),
-        &pending,
-    );
-
-    step.plan.tolerated = tolerated(&record, &judged);
-
-    if let Some(halted) = &record.halted {
-        match ctx.policy.on_failure {
-            OnFailure::Halt => halt::stay_halted(&mut step.plan, &record, &judged, halted),
-            OnFailure::Rollback => {
-                rollback::roll_back(&ctx, &gate, &mut step, &record, &judged, &by_name, halted)
-            }
-        }
-    } else if let Some(failed) = halt::failures(&record, &judged) {
-        halt::halt(&mut step.plan, &mut record, &judged, failed);
-    } else {
-        match advance::earlier_waves(&record, &judged) {
-            advance::Earlier::Complete(evidence) => match judged.first_pending() {
-                Some(k) => {
-                    step.plan.evidence = evidence;
-                    advance::apply_wave(&ctx, &gate, &mut step, &mut record, &judged, &by_name, k);
-                }
-                None => {
-                    step.plan.evidence = evidence;
-                    step.plan.reason = "every cluster runs the desired state, healthy".into();
-                    step.plan.waves = wave_plans(&record, &judged, None, None);
-                    return step.finish(RecordUpdate::Remove);
-                }
-            },
-            advance::Earlier::Blocked(blocking) => {
-                advance::wait(&mut step.plan, &record, &judged, &blocking);
-            }
-        }
+    let desired = |c: &str| by_name.get(c).and_then(|p| p.desired);
+    let judged = Judged::new(inputs, &ctx.policy, name, &record, desired, &pending);
+    let rollout = Rollout {
+        ctx: &ctx,
+        gate: &gate,
+        judged: &judged,
+        by_name: &by_name,
+    };
+    if rollout.next_step(&mut step, &mut record) {
+        return step.finish(RecordUpdate::Remove);
     }
     let nothing_started = record.halted.is_none() && !record.waves.iter().any(|w| w.applied);
     let update = if ctx.recorded == Some(&record) || (ctx.recorded.is_none() && nothing_started) {
@@ -166,6 +122,84 @@ pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &s
         RecordUpdate::Write(record)
     };
     step.finish(update)
+}
+
+/// A rollout in progress, its pairs judged.
+struct Rollout<'r, 'i, 'a> {
+    ctx: &'r Context<'i, 'a>,
+    gate: &'r Gate<'r, 'r, 'a>,
+    judged: &'r Judged,
+    by_name: &'r BTreeMap<&'r str, &'r Pair<'r>>,
+}
+
+impl Rollout<'_, '_, '_> {
+    /// The rules, in order: a halted rollout stays halted (or rolls back); failures beyond a
+    /// wave's budget halt it; once the earlier waves are complete the next is applied, else the
+    /// module waits or bakes. Returns whether the rollout is complete.
+    fn next_step(&self, step: &mut Step, record: &mut RolloutRecord) -> bool {
+        let judged = self.judged;
+        step.plan.tolerated = tolerated(record, judged);
+        if let Some(halted) = record.halted.clone() {
+            match self.ctx.policy.on_failure {
+                OnFailure::Halt => halt::stay_halted(&mut step.plan, record, judged, &halted),
+                OnFailure::Rollback => rollback::roll_back(
+                    self.ctx,
+                    self.gate,
+                    step,
+                    record,
+                    judged,
+                    self.by_name,
+                    &halted,
+                ),
+            }
+            return false;
+        }
+        if let Some(failed) = halt::failures(record, judged) {
+            halt::halt(&mut step.plan, record, judged, failed);
+            return false;
+        }
+        match advance::earlier_waves(record, judged) {
+            advance::Earlier::Blocked(blocking) => {
+                advance::wait(&mut step.plan, record, judged, &blocking);
+                false
+            }
+            advance::Earlier::Complete(evidence) => {
+                step.plan.evidence = evidence;
+                let Some(k) = judged.first_pending() else {
+                    step.plan.reason = "every cluster runs the desired state, healthy".into();
+                    step.plan.waves = wave_plans(record, judged, None, None);
+                    return true;
+                };
+                let (ctx, gate, by_name) = (self.ctx, self.gate, self.by_name);
+                advance::apply_wave(ctx, gate, step, record, judged, by_name, k);
+                false
+            }
+        }
+    }
+}
+
+impl Step {
+    /// A step that changes nothing yet.
+    fn new(ctx: &Context<'_, '_>) -> Step {
+        Step {
+            plan: ModulePlan {
+                module: ctx.name.to_string(),
+                state: ModuleState::Complete,
+                from: ctx.recorded.and_then(|r| r.from.clone()),
+                to: ctx.desired_version(),
+                waves: Vec::new(),
+                reason: String::new(),
+                problems: Vec::new(),
+                evidence: Vec::new(),
+                deferred: Vec::new(),
+                tolerated: Vec::new(),
+                outside_window: Vec::new(),
+                rollback: None,
+            },
+            changes: Vec::new(),
+            set: BTreeMap::new(),
+        }
+    }
 }
 
 /// The failed pairs of applied waves within their budgets: listed, never hidden.

@@ -59,7 +59,11 @@ pub fn collect<'a>(ctx: &Context<'_, 'a>, by_cluster: &ByCluster<'a>) -> Vec<Pai
 
 /// The names of the pairs still differing from the desired state.
 pub fn pending<'a>(pairs: &[Pair<'a>]) -> BTreeSet<&'a str> {
-    pairs.iter().filter(|p| p.pending()).map(|p| p.name).collect()
+    pairs
+        .iter()
+        .filter(|p| p.pending())
+        .map(|p| p.name)
+        .collect()
 }
 
 /// The version most of the module's clusters run now (ties: the lowest in string order).
@@ -111,7 +115,8 @@ pub fn place_newcomers(
                 to: Some(stable.to_string()),
                 wave: None,
             });
-            step.set.insert(pair.name.to_string(), Some(pointer.clone()));
+            step.set
+                .insert(pair.name.to_string(), Some(pointer.clone()));
             pair.current = Some(Cow::Owned(pointer));
         }
     }

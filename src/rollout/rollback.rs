@@ -65,7 +65,8 @@ pub fn roll_back(
             to,
             wave: None,
         });
-        step.set.insert(cluster.clone(), saved.as_ref().map(|s| s.pointer()));
+        step.set
+            .insert(cluster.clone(), saved.as_ref().map(|s| s.pointer()));
         report.restoring += 1;
     }
     let from = record.from.as_deref().unwrap_or("nothing");
@@ -132,7 +133,9 @@ pub fn alone(outcomes: &mut [Outcome]) {
     {
         outcome.set.clear();
         outcome.changes.clear();
-        if matches!(outcome.record, RecordUpdate::Write(_)) && outcome.plan.state != ModuleState::Halted {
+        if matches!(outcome.record, RecordUpdate::Write(_))
+            && outcome.plan.state != ModuleState::Halted
+        {
             outcome.record = RecordUpdate::Keep;
         }
         outcome.plan.state = ModuleState::Waiting;
@@ -147,4 +150,3 @@ pub fn alone(outcomes: &mut [Outcome]) {
         }
     }
 }
-

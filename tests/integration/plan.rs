@@ -132,7 +132,10 @@ fn a_rollout_advances_only_on_health_and_writes_each_step() {
         .find(|m| m["module"] == "store-agent")
         .unwrap();
     assert_eq!(stores["state"], "waiting", "{stores}");
-    assert_eq!(stores["outsideWindow"][0]["cluster"], "store-austin-1", "{stores}");
+    assert_eq!(
+        stores["outsideWindow"][0]["cluster"], "store-austin-1",
+        "{stores}"
+    );
 }
 
 #[test]

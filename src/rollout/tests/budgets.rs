@@ -62,7 +62,12 @@ fn failed_pairs_within_the_budget_are_listed_and_beyond_it_halt() {
     let fleet = twenty("maxFailures: 1\nmaxUnavailable: 1");
     let mut branch = Branchy::empty();
     let first = start(&fleet, &mut branch);
-    let one = failing(healthy(&branch, t(0)), &first[0], "web", "HealthCheckFailed");
+    let one = failing(
+        healthy(&branch, t(0)),
+        &first[0],
+        "web",
+        "HealthCheckFailed",
+    );
     let plan = branch.plan(&fleet, Some(&one), t(5));
     let web = &plan.modules[0];
     assert_eq!(web.state, ModuleState::Advancing, "{}", web.reason);

@@ -26,12 +26,20 @@ const ROLLBACK: &str = "{onFailure: rollback}";
 
 /// Converges web 1.0.0 on five clusters (`extra` values make old and new bytes differ in more
 /// than the version), then starts 2.0.0 with rollback and applies the first two waves.
-fn halfway(extra: &str) -> (Fleet, Branchy, BTreeMap<String, Option<(String, Option<String>)>>) {
+fn halfway(
+    extra: &str,
+) -> (
+    Fleet,
+    Branchy,
+    BTreeMap<String, Option<(String, Option<String>)>>,
+) {
     let v1 = five_clusters().module("web", "1.0.0", "{}", extra).load();
     let mut branch = Branchy::empty();
     converge(&v1, &mut branch, t(0));
     let before = web_files(&branch);
-    let v2 = five_clusters().module("web", "2.0.0", "{}", ROLLBACK).load();
+    let v2 = five_clusters()
+        .module("web", "2.0.0", "{}", ROLLBACK)
+        .load();
     for minute in [100, 101] {
         let plan = branch.plan(&v2, Some(&healthy(&branch, t(minute))), t(minute));
         assert_eq!(plan.modules[0].state, ModuleState::Advancing);
@@ -52,10 +60,22 @@ fn the_run_after_a_halt_restores_the_old_bytes_then_stays_halted() {
     let plan = branch.plan(&v2, Some(&canary), t(120));
     let web = &plan.modules[0];
     assert_eq!(web.state, ModuleState::RollingBack, "{}", web.reason);
-    assert!(plan.changes.iter().all(|c| c.to.as_deref() == Some("1.0.0") && c.wave.is_none()));
-    assert!(crate::reconcile::title(&plan).contains("roll back web 2.0.0 → 1.0.0"), "{}", crate::reconcile::title(&plan));
+    assert!(
+        plan.changes
+            .iter()
+            .all(|c| c.to.as_deref() == Some("1.0.0") && c.wave.is_none())
+    );
+    assert!(
+        crate::reconcile::title(&plan).contains("roll back web 2.0.0 → 1.0.0"),
+        "{}",
+        crate::reconcile::title(&plan)
+    );
     branch.apply(&v2, &plan, t(120));
-    assert_eq!(web_files(&branch), before, "the exact bytes from before the rollout");
+    assert_eq!(
+        web_files(&branch),
+        before,
+        "the exact bytes from before the rollout"
+    );
 
     let plan = branch.plan(&v2, Some(&healthy(&branch, t(121))), t(140));
     let web = &plan.modules[0];
@@ -65,7 +85,9 @@ fn the_run_after_a_halt_restores_the_old_bytes_then_stays_halted() {
     assert_eq!((rollback.restored, rollback.healthy), (3, 3));
 
     // A change in main starts a new rollout from the first wave.
-    let v3 = five_clusters().module("web", "2.0.1", "{}", ROLLBACK).load();
+    let v3 = five_clusters()
+        .module("web", "2.0.1", "{}", ROLLBACK)
+        .load();
     let plan = branch.plan(&v3, Some(&healthy(&branch, t(141))), t(141));
     assert_eq!(plan.modules[0].state, ModuleState::Advancing);
     assert_eq!(plan.modules[0].from.as_deref(), Some("1.0.0"));
@@ -84,7 +106,11 @@ fn a_rollback_is_a_step_of_its_own() {
     let plan = branch.plan(&with_api, Some(&canary), t(120));
     let api = plan.modules.iter().find(|m| m.module == "api").unwrap();
     assert_eq!(api.state, ModuleState::Waiting);
-    assert!(api.reason.contains("rollback of web goes first"), "{}", api.reason);
+    assert!(
+        api.reason.contains("rollback of web goes first"),
+        "{}",
+        api.reason
+    );
     assert!(plan.changes.iter().all(|c| c.module == "web"));
 }
 

@@ -177,7 +177,10 @@ impl Simulation {
                 return plans;
             }
         }
-        panic!("not complete after {max} runs: {}", plans.last().unwrap().modules[0].reason);
+        panic!(
+            "not complete after {max} runs: {}",
+            plans.last().unwrap().modules[0].reason
+        );
     }
 
     fn pinned(&self, cluster: &str) -> Option<&str> {
@@ -210,7 +213,11 @@ fn a_good_version_completes_despite_offline_and_flapping_clusters() {
     let mut sim = converged();
     let plans = sim.until_complete(&fleet("2.0.0", &policy("")), 60);
     assert!(sim.every_cluster_pins("2.0.0"));
-    assert!(plans.iter().all(|p| p.modules[0].state != ModuleState::Halted));
+    assert!(
+        plans
+            .iter()
+            .all(|p| p.modules[0].state != ModuleState::Halted)
+    );
     let waited_for_offline = plans.iter().any(|p| {
         p.modules[0]
             .waves
@@ -254,7 +261,11 @@ fn a_bad_version_halts_in_the_canary_within_one_run_and_pushes_nothing_more() {
         assert_eq!(problem.message, "Deployment/app: 0/3 replicas available");
     }
     for cluster in sim.flux.keys().filter(|c| !canary.contains(c)) {
-        assert_eq!(sim.pinned(cluster), Some("1.0.0"), "{cluster} is beyond the canary");
+        assert_eq!(
+            sim.pinned(cluster),
+            Some("1.0.0"),
+            "{cluster} is beyond the canary"
+        );
     }
     let tip = sim.tip;
     for _ in 0..8 {
@@ -288,7 +299,9 @@ fn with_night_windows_in_three_zones_every_change_lands_in_its_window() {
     let mut changes = 0;
     for plan in &plans {
         for change in &plan.changes {
-            let local = plan.now.to_zoned(zone(ZONES[index(&change.cluster) % 3]).unwrap());
+            let local = plan
+                .now
+                .to_zoned(zone(ZONES[index(&change.cluster) % 3]).unwrap());
             let weekday = local.weekday().to_monday_one_offset();
             assert!(
                 (1..=5).contains(&weekday) && (2..5).contains(&local.hour()),

@@ -42,21 +42,36 @@ fn each_cluster_changes_in_its_own_local_night() {
     let changed: Vec<&str> = plan.changes.iter().map(|c| c.cluster.as_str()).collect();
     assert_eq!(changed, ["c0", "c3"]);
     assert_eq!(web.outside_window.len(), 4);
-    let tokyo = web.outside_window.iter().find(|w| w.cluster == "c2").unwrap();
+    let tokyo = web
+        .outside_window
+        .iter()
+        .find(|w| w.cluster == "c2")
+        .unwrap();
     // Tokyo's Tuesday 02:00 is Monday 17:00 UTC.
     assert_eq!(tokyo.opens, Some("2026-11-23T17:00:00Z".parse().unwrap()));
-    assert!(web.reason.contains("wait for their window"), "{}", web.reason);
+    assert!(
+        web.reason.contains("wait for their window"),
+        "{}",
+        web.reason
+    );
     branch.apply(&fleet, &plan, now);
     for _ in 0..(4 * 24) {
         now += SignedDuration::from_mins(15);
         let plan = branch.plan(&fleet, Some(&healthy(&branch, now)), now);
         for change in &plan.changes {
-            assert!(local_inside(&change.cluster, now), "{} at {now}", change.cluster);
+            assert!(
+                local_inside(&change.cluster, now),
+                "{} at {now}",
+                change.cluster
+            );
         }
         branch.apply(&fleet, &plan, now);
     }
     for i in 0..6 {
-        assert_eq!(branch.version(&format!("c{i}"), "web").as_deref(), Some("1.0.0"));
+        assert_eq!(
+            branch.version(&format!("c{i}"), "web").as_deref(),
+            Some("1.0.0")
+        );
     }
 }
 
@@ -73,10 +88,20 @@ fn a_cluster_without_a_known_zone_waits_and_says_why() {
     let web = &plan.modules[0];
     assert_eq!(web.state, ModuleState::Waiting);
     assert!(plan.changes.is_empty());
-    assert!(plan.next.records.is_empty(), "no record while every pair waits");
-    let problems: Vec<&str> = web.outside_window.iter().filter_map(|w| w.problem.as_deref()).collect();
+    assert!(
+        plan.next.records.is_empty(),
+        "no record while every pair waits"
+    );
+    let problems: Vec<&str> = web
+        .outside_window
+        .iter()
+        .filter_map(|w| w.problem.as_deref())
+        .collect();
     assert!(problems[0].contains("undefined"), "{problems:?}");
-    assert!(problems[1].contains("unknown time zone \"Mars/Olympus\""), "{problems:?}");
+    assert!(
+        problems[1].contains("unknown time zone \"Mars/Olympus\""),
+        "{problems:?}"
+    );
 }
 
 #[test]
