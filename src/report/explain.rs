@@ -60,7 +60,12 @@ pub fn explain_text(e: &ClusterExplanation) -> String {
                 r.reason
             );
             if let Some(w) = &r.window {
-                let _ = writeln!(out, "  window:   closed: {}", super::window_line(w));
+                let when = match (&w.problem, &w.opens) {
+                    (Some(problem), _) => problem.clone(),
+                    (None, Some(opens)) => format!("opens {opens}"),
+                    (None, None) => "no window in the coming week".into(),
+                };
+                let _ = writeln!(out, "  window:   closed, {when}");
             }
             if let Some(rollback) = &r.rollback {
                 let _ = writeln!(
