@@ -5,8 +5,11 @@ use proptest::prelude::*;
 
 use super::*;
 
+/// A pointer's files: `<module>.yaml` and, for helm modules, `release.yaml`.
+type PointerFiles = Option<(String, Option<String>)>;
+
 /// Every web pointer of the branch, by cluster.
-fn web_files(branch: &Branchy) -> BTreeMap<String, Option<(String, Option<String>)>> {
+fn web_files(branch: &Branchy) -> BTreeMap<String, PointerFiles> {
     branch
         .state
         .branch
@@ -26,13 +29,7 @@ const ROLLBACK: &str = "{onFailure: rollback}";
 
 /// Converges web 1.0.0 on five clusters (`extra` values make old and new bytes differ in more
 /// than the version), then starts 2.0.0 with rollback and applies the first two waves.
-fn halfway(
-    extra: &str,
-) -> (
-    Fleet,
-    Branchy,
-    BTreeMap<String, Option<(String, Option<String>)>>,
-) {
+fn halfway(extra: &str) -> (Fleet, Branchy, BTreeMap<String, PointerFiles>) {
     let v1 = five_clusters().module("web", "1.0.0", "{}", extra).load();
     let mut branch = Branchy::empty();
     converge(&v1, &mut branch, t(0));

@@ -75,8 +75,9 @@ impl Simulation {
 
     /// A flapping cluster is unreachable one run in three.
     fn reachable(&self, cluster: &str) -> bool {
-        !self.offline.contains(cluster)
-            && !(self.flapping.contains(cluster) && (self.runs + index(cluster)).is_multiple_of(3))
+        let flapped =
+            self.flapping.contains(cluster) && (self.runs + index(cluster)).is_multiple_of(3);
+        !self.offline.contains(cluster) && !flapped
     }
 
     fn health(&self) -> HealthSnapshot {
