@@ -40,6 +40,10 @@ pub struct RolloutRecord {
     /// before it (none: the pair did not exist), to restore exactly those bytes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub before: BTreeMap<String, Option<SavedPointer>>,
+    /// When the rollback of the halted rollout was first proposed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub rolled_back_at: Option<jiff::Timestamp>,
 }
 
 /// A pointer as it was on the rendered branch before a rollout changed it.

@@ -19,7 +19,7 @@ pub fn roll_back(
     ctx: &Context<'_, '_>,
     gate: &Gate,
     step: &mut Step,
-    record: &RolloutRecord,
+    record: &mut RolloutRecord,
     judged: &Judged,
     by_name: &BTreeMap<&str, &Pair>,
     halt: &Halt,
@@ -71,6 +71,7 @@ pub fn roll_back(
     }
     let from = record.from.as_deref().unwrap_or("nothing");
     if report.restoring > 0 {
+        record.rolled_back_at.get_or_insert(ctx.inputs.now);
         step.plan.state = ModuleState::RollingBack;
         step.plan.reason = format!(
             "rolling back after halting in wave {}: restoring {} cluster(s) to {from}",

@@ -131,6 +131,7 @@ pub fn rollout(
             .collect(),
         halted: None,
         before: Default::default(),
+        rolled_back_at: None,
     })
 }
 
