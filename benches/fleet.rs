@@ -118,6 +118,33 @@ fn stages(c: &mut Criterion) {
         });
         group.finish();
 
+        {
+            // The same rollout with budgets and a maintenance window whose zone is a template
+            // rendered per cluster: every pair of the next wave goes through the window gate.
+            let gated = RolloutInProgress::with_policy(
+                &Shape {
+                    bump: BUMPED,
+                    ..shape(clusters)
+                },
+                scenario::BUDGETS_AND_WINDOWS,
+            );
+            let gated_renderer = Renderer::new(&gated.fleet, &env).expect("compiles");
+            let gated_desired = gated_renderer.render_all().expect("renders");
+            let gated_inputs = Inputs {
+                renderer: &gated_renderer,
+                desired: &gated_desired,
+                current: &gated.current,
+                health: Some(&gated.health),
+                now: gated.now,
+            };
+            let mut group = c.benchmark_group("plan with budgets+windows");
+            pairs(&mut group);
+            group.bench_function(id.clone(), |b| {
+                b.iter_with_large_drop(|| rollout::plan(black_box(&gated_inputs)))
+            });
+            group.finish();
+        }
+
         // The git tree write of the rendered branch: first whole, into an empty repository, then
         // the planned step on top of it. Each measured write gets a fresh repository, so every
         // object it needs is new, as in CI.

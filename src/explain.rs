@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::diagnostic::Diagnostics;
 use crate::model::{JsonMap, ModuleKind};
 use crate::render::Renderer;
-use crate::rollout::{ModuleState, Plan};
+use crate::rollout::{ModuleState, Plan, RollbackPlan, WindowWait};
 use crate::select::{self, Term};
 
 /// Everything fleeet knows about one cluster and the modules considered for it.
@@ -67,6 +67,12 @@ pub struct PairRollout {
     pub wave: Option<String>,
     pub state: ModuleState,
     pub reason: String,
+    /// Set when the pair waits for its cluster's maintenance window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowWait>,
+    /// Set when the module's halted rollout is rolled back: how the rollback stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackPlan>,
 }
 
 /// Explains `module` (or every module) on cluster index `c`.
@@ -157,5 +163,11 @@ fn pair_rollout(plan: &Plan, cluster: &str, module: &str) -> Option<PairRollout>
             .map(|w| w.name.clone()),
         state: step.state,
         reason: step.reason.clone(),
+        window: step
+            .outside_window
+            .iter()
+            .find(|w| w.cluster == cluster)
+            .cloned(),
+        rollback: step.rollback.clone(),
     })
 }

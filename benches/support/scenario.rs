@@ -15,10 +15,23 @@ use super::fleet::{Shape, generate};
 /// When the health snapshots are taken.
 pub const OBSERVED_AT: &str = "2026-06-01T12:00:00Z";
 
+/// Budgets and a maintenance window (open all day, in a zone templated per cluster) for the
+/// fleet's rollout policy: what a fleet with offline sites runs with.
+pub const BUDGETS_AND_WINDOWS: &str = "    maxUnavailable: \"5%\"\n    maxFailures: 1\n    windows:\n      - start: \"00:00\"\n        end: \"00:00\"\n        timeZone: \"{{ 'UTC' if cluster.annotations['cluster.x-k8s.io/managed-by'] == 'capi' else 'Europe/Berlin' }}\"\n";
+
 /// The synthetic fleet's files, in memory.
 pub fn fleet_files(shape: &Shape) -> FleetFiles {
+    fleet_files_with(shape, "")
+}
+
+/// The synthetic fleet's files with `policy` (indented YAML lines) added to the fleet's
+/// rollout policy.
+pub fn fleet_files_with(shape: &Shape, policy: &str) -> FleetFiles {
     let mut files = FleetFiles::new("");
-    for (path, text) in generate(shape) {
+    for (path, mut text) in generate(shape) {
+        if path == "fleet.yaml" {
+            text = text.replace("  rollout:\n", &format!("  rollout:\n{policy}"));
+        }
         files.insert(path, text);
     }
     files
@@ -26,7 +39,12 @@ pub fn fleet_files(shape: &Shape) -> FleetFiles {
 
 /// The synthetic fleet, loaded.
 pub fn load(shape: &Shape) -> Fleet {
-    fleeet::load::load(&fleet_files(shape)).unwrap_or_else(|e| panic!("{e}"))
+    load_with(shape, "")
+}
+
+/// The synthetic fleet with `policy` added to its rollout policy, loaded.
+pub fn load_with(shape: &Shape, policy: &str) -> Fleet {
+    fleeet::load::load(&fleet_files_with(shape, policy)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Every pointer of `branch` ready at the revision it pins since two hours before
@@ -87,15 +105,20 @@ pub struct RolloutInProgress {
 
 impl RolloutInProgress {
     pub fn new(shape: &Shape) -> Self {
+        Self::with_policy(shape, "")
+    }
+
+    /// The rollout in progress with `policy` added to the fleet's rollout policy.
+    pub fn with_policy(shape: &Shape, policy: &str) -> Self {
         let env = fleeet::template::sandbox();
-        let before = load(&Shape { bump: 0, ..*shape });
+        let before = load_with(&Shape { bump: 0, ..*shape }, policy);
         let path = before.spec.output.path.value.clone();
         let rendered = Renderer::new(&before, &env)
             .and_then(|r| r.render_all())
             .unwrap_or_else(|e| panic!("{e}"));
         let previous = CurrentState::from_files(&layout::files(&rendered, &path), &path);
 
-        let fleet = load(shape);
+        let fleet = load_with(shape, policy);
         let renderer = Renderer::new(&fleet, &env).unwrap_or_else(|e| panic!("{e}"));
         let desired = renderer.render_all().unwrap_or_else(|e| panic!("{e}"));
         let now: Timestamp = OBSERVED_AT.parse().expect("a timestamp");

@@ -1,21 +1,25 @@
 //! The fleet model: the documents as written ([`documents`]) and the validated fleet that
 //! rendering works on ([`Fleet`]).
 
+pub mod budget;
 pub mod documents;
 pub mod duration;
 pub mod names;
 pub mod rollout;
 pub mod selector;
 pub mod value;
+pub mod window;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use budget::Budget;
 pub use documents::*;
 pub use duration::Duration;
-pub use rollout::{NewClusters, Policy, RolloutPolicy, WaveSpec};
+pub use rollout::{Budgets, NewClusters, OnFailure, Policy, RolloutPolicy, WaveSpec};
 pub use selector::{LabelSelector, Operator, Requirement};
 pub use value::{Value, ValueMap};
+pub use window::Window;
 
 use crate::diagnostic::Origin;
 

@@ -3,8 +3,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::budget::Budget;
 use super::duration::Duration;
 use super::selector::LabelSelector;
+use super::window::Window;
 
 /// How changes to a module reach its clusters. Set in `fleet.yaml` as the default and in a
 /// module to override it field by field.
@@ -27,6 +29,31 @@ pub struct RolloutPolicy {
     /// Freeze the module: nothing about it changes on any cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<bool>,
+    /// How many of a wave's pairs may be unknown (unreachable, missing from health) or still
+    /// progressing when the wave is judged complete: a count or a percentage of the wave's
+    /// clusters, rounded down (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<Budget>,
+    /// How many of a wave's pairs may have failed before the rollout stops (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failures: Option<Budget>,
+    /// When each cluster may change; none: at any time. A module's list replaces the fleet's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Vec<Window>>,
+    /// What happens when a wave fails beyond its budget (default `halt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<OnFailure>,
+}
+
+/// What a rollout does when it fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OnFailure {
+    /// Stop; nothing moves until the module changes again.
+    #[default]
+    Halt,
+    /// Stop, then restore every changed pair to its bytes from before the rollout, at once.
+    Rollback,
 }
 
 /// One rollout wave: the clusters matching `selector` (all if absent), limited to `count` or
@@ -43,6 +70,12 @@ pub struct WaveSpec {
     /// Take this percentage (1-100, rounded up) of the clusters still untaken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percent: Option<u32>,
+    /// Overrides the policy's `maxUnavailable` for this wave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<Budget>,
+    /// Overrides the policy's `maxFailures` for this wave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_failures: Option<Budget>,
 }
 
 /// The version a cluster gets when it newly matches a module during or outside a rollout.
@@ -64,6 +97,32 @@ pub struct Policy {
     pub progress_deadline: Duration,
     pub new_clusters: NewClusters,
     pub paused: bool,
+    pub max_unavailable: Budget,
+    pub max_failures: Budget,
+    pub windows: Vec<Window>,
+    pub on_failure: OnFailure,
+}
+
+/// The budgets of one wave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budgets {
+    pub max_unavailable: Budget,
+    pub max_failures: Budget,
+}
+
+impl Policy {
+    /// The budgets of the wave named `wave`: its own, else the policy's.
+    pub fn budgets(&self, wave: &str) -> Budgets {
+        let spec = self.waves.iter().find(|w| w.name == wave);
+        Budgets {
+            max_unavailable: spec
+                .and_then(|w| w.max_unavailable)
+                .unwrap_or(self.max_unavailable),
+            max_failures: spec
+                .and_then(|w| w.max_failures)
+                .unwrap_or(self.max_failures),
+        }
+    }
 }
 
 impl RolloutPolicy {
@@ -129,6 +188,20 @@ impl RolloutPolicy {
                 .or(fallback.new_clusters)
                 .unwrap_or_default(),
             paused: self.paused.or(fallback.paused).unwrap_or(false),
+            max_unavailable: self
+                .max_unavailable
+                .or(fallback.max_unavailable)
+                .unwrap_or_default(),
+            max_failures: self
+                .max_failures
+                .or(fallback.max_failures)
+                .unwrap_or_default(),
+            windows: self
+                .windows
+                .clone()
+                .or_else(|| fallback.windows.clone())
+                .unwrap_or_default(),
+            on_failure: self.on_failure.or(fallback.on_failure).unwrap_or_default(),
         }
     }
 }

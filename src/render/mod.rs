@@ -438,6 +438,15 @@ impl<'a> Renderer<'a> {
         template::render_map(&self.modules[m].values, &self.context(c, m, version))
     }
 
+    /// The context of a template about cluster `c` alone (`cluster` and `fleet`), like a
+    /// maintenance window's time zone.
+    pub fn cluster_context(&self, c: usize) -> minijinja::Value {
+        minijinja::context! {
+            cluster => &self.cluster_contexts[c],
+            fleet => &self.fleet_context,
+        }
+    }
+
     fn context(&self, c: usize, m: usize, version: &str) -> minijinja::Value {
         template::context(
             &self.cluster_contexts[c],

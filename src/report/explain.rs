@@ -65,6 +65,21 @@ pub fn explain_text(e: &ClusterExplanation) -> String {
                 super::state_word(r.state),
                 r.reason
             );
+            if let Some(w) = &r.window {
+                let when = match (&w.problem, &w.opens) {
+                    (Some(problem), _) => problem.clone(),
+                    (None, Some(opens)) => format!("opens {opens}"),
+                    (None, None) => "no window in the coming week".into(),
+                };
+                let _ = writeln!(out, "  window:   closed, {when}");
+            }
+            if let Some(rollback) = &r.rollback {
+                let _ = writeln!(
+                    out,
+                    "  rollback: {} restored ({} healthy), {} restored by this step",
+                    rollback.restored, rollback.healthy, rollback.restoring
+                );
+            }
         }
         if !m.depends_on.is_empty() {
             let _ = writeln!(out, "  waits for: {}", m.depends_on.join(", "));

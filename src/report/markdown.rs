@@ -3,7 +3,10 @@
 
 use std::fmt::Write;
 
-use super::{applied_from, sample, state_word, version_change, wave_mark};
+use super::{
+    applied_from, budget_lines, problem_line, rollback_line, sample, state_word, version_change,
+    wave_mark, window_line,
+};
 use crate::rollout::{ModuleState, Plan, WaveStatus};
 
 /// How many names are shown before a list is folded into `<details>`.
@@ -45,6 +48,38 @@ pub fn plan_markdown(plan: &Plan) -> String {
     {
         let _ = writeln!(out, "\n### `{}`: {}\n", m.module, state_word(m.state));
         let _ = writeln!(out, "{}", m.reason);
+        let budgets = budget_lines(m);
+        if !budgets.is_empty() {
+            let _ = writeln!(out, "\nBudgets per wave:\n");
+            for line in budgets {
+                let _ = writeln!(out, "- {line}");
+            }
+        }
+        if let Some(line) = rollback_line(m) {
+            let _ = writeln!(out, "\n{line}");
+        }
+        for (title, rows) in [
+            (
+                "Clusters failed within the budget",
+                m.tolerated.iter().map(problem_line).collect::<Vec<_>>(),
+            ),
+            (
+                "Clusters waiting for a maintenance window",
+                m.outside_window.iter().map(window_line).collect(),
+            ),
+            (
+                "Rolled-back clusters not healthy",
+                m.rollback
+                    .iter()
+                    .flat_map(|r| r.not_healthy.iter().map(problem_line))
+                    .collect(),
+            ),
+        ] {
+            if !rows.is_empty() {
+                let _ = writeln!(out);
+                details(&mut out, &format!("{title} ({})", rows.len()), &rows);
+            }
+        }
         let applying: Vec<String> = plan
             .changes
             .iter()
@@ -99,15 +134,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
             let _ = writeln!(out, "\n</details>");
         }
         if !m.problems.is_empty() {
-            let rows: Vec<String> = m
-                .problems
-                .iter()
-                .map(|p| {
-                    format!("{}: {} {}", p.cluster, p.reason, p.message)
-                        .trim_end()
-                        .to_string()
-                })
-                .collect();
+            let rows: Vec<String> = m.problems.iter().map(problem_line).collect();
             let _ = writeln!(out);
             details(
                 &mut out,
@@ -186,7 +213,26 @@ pub fn summary(plan: &Plan) -> String {
         .collect();
     let clusters: std::collections::BTreeSet<&str> =
         plan.changes.iter().map(|c| c.cluster.as_str()).collect();
-    if steps.is_empty() && plan.changes.is_empty() {
+    let rollbacks: Vec<String> = plan
+        .modules
+        .iter()
+        .filter(|m| m.state == ModuleState::RollingBack)
+        .map(|m| {
+            let to = m.from.as_deref().unwrap_or("nothing");
+            format!(
+                "{} {} → {to}",
+                m.module,
+                m.to.as_deref().unwrap_or("removal")
+            )
+        })
+        .collect();
+    if !rollbacks.is_empty() {
+        format!(
+            "**fleeet: roll back {} on {} cluster(s)**",
+            rollbacks.join(", "),
+            clusters.len()
+        )
+    } else if steps.is_empty() && plan.changes.is_empty() {
         let halted = plan
             .modules
             .iter()

@@ -4,7 +4,10 @@ use std::fmt::Write;
 
 use anstyle::{AnsiColor, Style};
 
-use super::{applied_from, sample, state_word, version_change, wave_mark};
+use super::{
+    applied_from, budget_lines, problem_line, rollback_line, sample, state_word, version_change,
+    wave_mark, window_line,
+};
 use crate::rollout::{ModuleState, Plan};
 
 /// The plan as a table of modules, then the changes of this step. `color` adds ANSI colours.
@@ -57,7 +60,9 @@ pub fn plan_table(plan: &Plan, color: bool) -> String {
             ModuleState::Baking | ModuleState::Waiting => {
                 Style::new().fg_color(Some(AnsiColor::Yellow.into()))
             }
-            ModuleState::Halted => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+            ModuleState::Halted | ModuleState::RollingBack => {
+                Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
+            }
             ModuleState::Paused => Style::new().dimmed(),
         };
         let state = paint(style, &pad(&row[1], widths[1]));
@@ -70,6 +75,19 @@ pub fn plan_table(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out, "{}", line.trim_end());
         if module.state != ModuleState::Complete && !module.reason.is_empty() {
             let _ = writeln!(out, "  {}", paint(Style::new().dimmed(), &module.reason));
+        }
+        let mut details = budget_lines(module);
+        if !module.tolerated.is_empty() {
+            let failed: Vec<String> = module.tolerated.iter().map(problem_line).collect();
+            details.push(format!("failed within budget: {}", sample(&failed, 4)));
+        }
+        if !module.outside_window.is_empty() {
+            let waiting: Vec<String> = module.outside_window.iter().map(window_line).collect();
+            details.push(format!("waiting for a window: {}", sample(&waiting, 4)));
+        }
+        details.extend(rollback_line(module));
+        for line in details {
+            let _ = writeln!(out, "  {}", paint(Style::new().dimmed(), &line));
         }
     }
     let _ = writeln!(out);

@@ -1,11 +1,14 @@
 //! The rollout record: `.fleeet/rollouts/<module>.yaml` on the rendered branch, kept while a
 //! module is rolling out. With the pointers it is the whole state of a rollout.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::{ApiVersion, Module};
+use crate::render::Pointer;
 
 /// `kind: Rollout`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -33,6 +36,61 @@ pub struct RolloutRecord {
     /// Set when the rollout halted; it moves no further until the module changes again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub halted: Option<Halt>,
+    /// With `onFailure: rollback`: by cluster, the pointer each pair the rollout changed had
+    /// before it (none: the pair did not exist), to restore exactly those bytes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub before: BTreeMap<String, Option<SavedPointer>>,
+    /// When the rollback of the halted rollout was first proposed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub rolled_back_at: Option<jiff::Timestamp>,
+}
+
+/// A pointer as it was on the rendered branch before a rollout changed it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SavedPointer {
+    pub version: String,
+    /// The revision Flux reports for it.
+    pub revision: String,
+    /// `<module>.yaml`, byte for byte.
+    pub main: String,
+    /// `<module>/release.yaml`, for helm modules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    /// The cluster whose folder holds it, when not its own (a bootstrap module applied from the
+    /// management cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_from: Option<String>,
+}
+
+impl SavedPointer {
+    /// Saves `pointer`, whose revision is `revision`.
+    pub fn save(pointer: &Pointer, revision: String) -> SavedPointer {
+        SavedPointer {
+            version: pointer.version.clone(),
+            revision,
+            main: pointer.main.to_string(),
+            release: pointer.release.as_ref().map(|r| r.to_string()),
+            applied_from: pointer.applied_from.as_ref().map(|c| c.to_string()),
+        }
+    }
+
+    /// The pointer again.
+    pub fn pointer(&self) -> Pointer {
+        Pointer {
+            version: self.version.clone(),
+            revision: self.revision.clone(),
+            main: self.main.as_str().into(),
+            release: self.release.as_deref().map(Into::into),
+            applied_from: self.applied_from.as_deref().map(Into::into),
+        }
+    }
+
+    /// Whether `pointer` has exactly these bytes.
+    pub fn same_bytes(&self, pointer: &Pointer) -> bool {
+        *pointer.main == *self.main && pointer.release.as_deref() == self.release.as_deref()
+    }
 }
 
 /// One wave of a record.

@@ -1,8 +1,14 @@
-//! Splitting a module's clusters into waves, deterministically.
+//! Waves: a module's clusters split deterministically when a rollout starts, frozen in the
+//! rollout record, and followed as clusters join or leave the module.
+
+use std::collections::BTreeSet;
 
 use sha2::{Digest, Sha256};
 
-use crate::model::{Cluster, WaveSpec};
+use super::module::Context;
+use super::pairs::Pair;
+use super::record::{self, RecordWave, RolloutKind, RolloutRecord};
+use crate::model::{ApiVersion, Cluster, WaveSpec};
 use crate::select;
 
 /// The name of the single wave of a module without waves.
@@ -87,4 +93,79 @@ pub fn for_newcomer(specs: &[WaveSpec], cluster: &Cluster) -> usize {
 
 fn order_key(module: &str, cluster: &str) -> String {
     hex::encode(Sha256::digest(format!("{module}/{cluster}").as_bytes()))
+}
+
+/// The record of the module's rollout: the one in progress (following the clusters that joined
+/// or left), or a new one when pairs are pending. `None`: nothing to roll out.
+pub fn rollout(
+    ctx: &Context<'_, '_>,
+    existing: Option<&RolloutRecord>,
+    pairs: &[Pair],
+    any_pending: bool,
+    stable: Option<String>,
+) -> Option<RolloutRecord> {
+    if let Some(existing) = existing {
+        let mut record = existing.clone();
+        adopt_clusters(ctx, &mut record, pairs);
+        return Some(record);
+    }
+    if !any_pending {
+        return None;
+    }
+    let fleet = ctx.inputs.renderer.fleet;
+    let scope: Vec<&Cluster> = pairs.iter().map(|p| &fleet.clusters[p.cluster]).collect();
+    Some(RolloutRecord {
+        api_version: ApiVersion::V1Alpha1,
+        kind: RolloutKind::Rollout,
+        module: ctx.name.to_string(),
+        target: record::target(ctx.module),
+        from: stable,
+        to: ctx.desired_version(),
+        waves: assign(ctx.name, &ctx.policy.waves, &scope)
+            .into_iter()
+            .map(|(name, clusters)| RecordWave {
+                name,
+                clusters,
+                applied: false,
+            })
+            .collect(),
+        halted: None,
+        before: Default::default(),
+        rolled_back_at: None,
+    })
+}
+
+/// Drops clusters gone from the module's scope from a record, and adds clusters new to it.
+fn adopt_clusters(ctx: &Context<'_, '_>, record: &mut RolloutRecord, pairs: &[Pair]) {
+    let fleet = ctx.inputs.renderer.fleet;
+    let in_scope: BTreeSet<&str> = pairs.iter().map(|p| p.name).collect();
+    for wave in &mut record.waves {
+        wave.clusters.retain(|c| in_scope.contains(c.as_str()));
+    }
+    let known: BTreeSet<&str> = record
+        .waves
+        .iter()
+        .flat_map(|w| w.clusters.iter().map(String::as_str))
+        .collect();
+    let last = record.waves.len().saturating_sub(1);
+    let newcomers: Vec<(usize, String)> = pairs
+        .iter()
+        .filter(|p| !known.contains(p.name))
+        .map(|p| {
+            let wave = for_newcomer(&ctx.policy.waves, &fleet.clusters[p.cluster]).min(last);
+            (wave, p.name.to_string())
+        })
+        .collect();
+    let mut joined = vec![false; record.waves.len()];
+    for (i, name) in newcomers {
+        if let Some(wave) = record.waves.get_mut(i) {
+            wave.clusters.push(name);
+            joined[i] = true;
+        }
+    }
+    for (wave, joined) in record.waves.iter_mut().zip(joined) {
+        if joined {
+            wave.clusters.sort();
+        }
+    }
 }

@@ -136,6 +136,32 @@ fn the_schema_rejects_what_the_loader_rejects() {
 }
 
 #[test]
+fn explain_says_when_a_pair_waits_for_its_window() {
+    let fleet = Fleet::example();
+    let nothing = fleet.path().join("nothing-rendered");
+    let args = [
+        "explain",
+        "store-austin-1",
+        "store-agent",
+        "--current-dir",
+        nothing.to_str().unwrap(),
+        "--now",
+        "2026-11-21T12:00:00Z",
+    ];
+    let text = fleet.run(&args).success();
+    // Saturday noon UTC; the store's next night window is Monday 02:00 in Chicago.
+    assert!(
+        text.contains("  window:   closed, opens 2026-11-23T08:00:00Z"),
+        "{text}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&fleet.run(&json_args).success()).unwrap();
+    let rollout = &json["modules"][0]["rollout"];
+    assert_eq!(rollout["window"]["opens"], "2026-11-23T08:00:00Z", "{json}");
+}
+
+#[test]
 fn help_teaches_with_examples() {
     let dir = tempfile::tempdir().unwrap();
     let help = run_in(dir.path(), &["--help"]).success();

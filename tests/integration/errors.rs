@@ -320,3 +320,36 @@ fn symbolic_links_are_not_followed() {
         "{err}"
     );
 }
+
+#[test]
+fn bad_budgets_windows_and_time_zones() {
+    for (rollout, at, message) in [
+        (
+            "    maxUnavailable: \"120%\"\n",
+            "modules/app.yaml:12:21",
+            "invalid budget",
+        ),
+        (
+            "    windows:\n      - {start: \"25:00\", end: \"05:00\"}\n",
+            "modules/app.yaml:13:17",
+            "expected HH:MM",
+        ),
+        (
+            "    windows:\n      - {start: \"02:00\", end: \"05:00\", timeZone: Europe/Pariss}\n",
+            "modules/app.yaml:13:50",
+            "unknown time zone",
+        ),
+        (
+            "    windows:\n      - {days: [Monday], start: \"02:00\", end: \"05:00\"}\n",
+            "modules/app.yaml:13:17",
+            "unknown variant `Monday`",
+        ),
+    ] {
+        let fleet = Fleet::new().module(
+            "app",
+            &format!("{OCI}  selector: {{}}\n  rollout:\n{rollout}"),
+        );
+        let err = rejected(&fleet);
+        assert!(err.contains(at) && err.contains(message), "{err}");
+    }
+}

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::support::{Fleet, read_tree};
+use crate::support::{Fleet, read_tree, without_stores};
 
 /// A health snapshot saying every pointer under `rendered` is ready at the revision it pins,
 /// since `since`.
@@ -52,12 +52,16 @@ fn the_first_step_of_a_new_fleet_is_its_canary_wave() {
     assert_eq!(
         waiting,
         vec!["debug-tools", "store-agent"],
-        "they wait for platform-base on their clusters"
+        "debug-tools waits for flux and platform-base on its cluster, store-agent for the stores' night"
     );
-    let store_agent = modules.iter().find(|m| m["module"] == "store-agent");
+    let module = |name: &str| modules.iter().find(|m| m["module"] == name).unwrap();
     assert_eq!(
-        store_agent.unwrap()["deferred"][0]["message"],
+        module("debug-tools")["deferred"][0]["message"],
         "waits for flux, platform-base to be there"
+    );
+    assert_eq!(
+        module("store-agent")["outsideWindow"][0]["opens"],
+        "2026-11-23T08:00:00Z"
     );
 }
 
@@ -73,10 +77,24 @@ fn with_a_management_cluster_bootstrap_changes_say_where_they_are_applied_from()
         table.contains("  flux (wave canary, applied from mgmt): prod-eu-1\n"),
         "{table}"
     );
-    // Modules on clusters the management cluster bootstraps wait for no bootstrap module.
+    // Modules on clusters the management cluster bootstraps wait for no bootstrap module, only
+    // (the stores) for their window.
+    let json: serde_json::Value =
+        serde_json::from_str(&plan(&fleet, &current, &["--format", "json"])).unwrap();
+    let modules = json["modules"].as_array().unwrap();
+    let store_agent = modules
+        .iter()
+        .find(|m| m["module"] == "store-agent")
+        .unwrap();
     assert!(
-        table.contains("  store-agent (wave pilot): store-austin-1\n"),
-        "{table}"
+        store_agent["deferred"]
+            .as_array()
+            .is_none_or(|d| d.is_empty()),
+        "{store_agent}"
+    );
+    assert_eq!(
+        store_agent["outsideWindow"][0]["opens"],
+        "2026-11-23T08:00:00Z"
     );
 }
 
@@ -130,10 +148,28 @@ fn a_rollout_advances_only_on_health_and_writes_each_step() {
     let desired = read_tree(&out);
     let now = read_tree(&current);
     assert_eq!(
-        now, desired,
+        without_stores(now.clone()),
+        without_stores(desired),
         "the rollout ends at the desired render, records removed"
     );
     assert_ne!(first, now);
+    let json: serde_json::Value = serde_json::from_str(&plan(
+        &fleet,
+        &current,
+        &["--health", health.to_str().unwrap(), "--format", "json"],
+    ))
+    .unwrap();
+    let stores = json["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["module"] == "store-agent")
+        .unwrap();
+    assert_eq!(stores["state"], "waiting", "{stores}");
+    assert_eq!(
+        stores["outsideWindow"][0]["cluster"], "store-austin-1",
+        "{stores}"
+    );
 }
 
 #[test]

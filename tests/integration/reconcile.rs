@@ -12,7 +12,7 @@ use tempfile::TempDir;
 
 use crate::support::git_http::GitServer;
 use crate::support::github::{FakeGitHub, REPO, TOKEN};
-use crate::support::{Run, example_fleet, healthy_snapshot};
+use crate::support::{Run, example_fleet, healthy_snapshot, without_stores};
 
 const RENDERED: &str = "fleeet/rendered";
 const NEXT: &str = "fleeet/next";
@@ -298,7 +298,8 @@ async fn the_example_fleet_rolls_out_in_waves_of_pull_requests() {
     let rendered = setup.rendered_files();
     let desired: BTreeMap<String, String> = setup.desired();
     assert_eq!(
-        rendered, desired,
+        without_stores(rendered),
+        without_stores(desired),
         "the rendered branch converges to the desired render"
     );
     assert_eq!(
@@ -479,8 +480,9 @@ async fn preview_comments_the_blast_radius_once() {
         body.contains("| `ingress-nginx` | 4.11.3 → 4.12.0 | 9 | 4 | canary: prod-eu-1 |"),
         "{body}"
     );
+    // store-agent has not started yet: the stores' night window is not open on a Saturday.
     assert!(
-        body.contains("starts rolling out **1 module(s)** to **9 cluster(s)**"),
+        body.contains("starts rolling out **2 module(s)** to **11 cluster(s)**"),
         "{body}"
     );
     let comments = setup.github.comments(number);

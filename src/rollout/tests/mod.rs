@@ -22,6 +22,8 @@ fn t(minutes: i64) -> Timestamp {
 struct TestFleet {
     fleet_rollout: String,
     clusters: Vec<(String, Vec<(String, String)>)>,
+    /// Annotations by cluster.
+    annotations: BTreeMap<String, Vec<(String, String)>>,
     modules: Vec<(String, String, String, String)>,
 }
 
@@ -30,6 +32,7 @@ impl TestFleet {
         TestFleet {
             fleet_rollout: "bakeTime: 0s\nprogressDeadline: 30m\nwaves: [{name: canary, selector: {matchLabels: {canary: \"true\"}}}, {name: half, percent: 50}, {name: rest}]".into(),
             clusters: Vec::new(),
+            annotations: BTreeMap::new(),
             modules: Vec::new(),
         }
     }
@@ -48,6 +51,14 @@ impl TestFleet {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         ));
+        self
+    }
+
+    fn annotate(mut self, cluster: &str, key: &str, value: &str) -> Self {
+        self.annotations
+            .entry(cluster.into())
+            .or_default()
+            .push((key.into(), value.into()));
         self
     }
 
@@ -78,11 +89,19 @@ impl TestFleet {
                 .iter()
                 .map(|(k, v)| format!("{k}: \"{v}\""))
                 .collect();
+            let annotations: Vec<String> = self
+                .annotations
+                .get(name)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("\"{k}\": \"{v}\""))
+                .collect();
             files.insert(
                 format!("clusters/{name}.yaml"),
                 format!(
-                    "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata: {{name: {name}, labels: {{{}}}}}\n",
-                    labels.join(", ")
+                    "apiVersion: fleeet.dev/v1alpha1\nkind: Cluster\nmetadata: {{name: {name}, labels: {{{}}}, annotations: {{{}}}}}\n",
+                    labels.join(", "),
+                    annotations.join(", ")
                 ),
             );
         }
@@ -390,9 +409,10 @@ fn a_wave_not_healthy_past_its_deadline_halts_but_only_with_history() {
     let mut branch = Branchy::empty();
     let plan = branch.plan(&fleet, None, t(0));
     branch.apply(&fleet, &plan, t(0));
-    let plan = branch.plan(&fleet, None, t(29));
+    let stuck = failing(healthy(&branch, t(0)), "a", "web", "Progressing");
+    let plan = branch.plan(&fleet, Some(&stuck), t(29));
     assert_eq!(plan.modules[0].state, ModuleState::Waiting);
-    let plan = branch.plan(&fleet, None, t(31));
+    let plan = branch.plan(&fleet, Some(&stuck), t(31));
     assert_eq!(plan.modules[0].state, ModuleState::Halted);
     assert_eq!(
         plan.modules[0].problems[0].reason,
@@ -400,13 +420,36 @@ fn a_wave_not_healthy_past_its_deadline_halts_but_only_with_history() {
     );
 
     branch.state.landed_at = None;
-    let plan = branch.plan(&fleet, None, t(31));
+    let plan = branch.plan(&fleet, Some(&stuck), t(31));
     assert_eq!(plan.modules[0].state, ModuleState::Waiting);
     assert!(
         plan.notes
             .iter()
             .any(|n| n.contains("deadlines are not judged"))
     );
+}
+
+#[test]
+fn an_unreachable_cluster_never_fails_whatever_its_deadline() {
+    let fleet = five_clusters()
+        .rollout("bakeTime: 0s\nprogressDeadline: 30m")
+        .module("web", "1.0.0", "{}", "")
+        .load();
+    let mut branch = Branchy::empty();
+    let plan = branch.plan(&fleet, None, t(0));
+    branch.apply(&fleet, &plan, t(0));
+    let mut offline = healthy(&branch, t(0));
+    offline.clusters.get_mut("a").unwrap().reachable = false;
+    offline.clusters.remove("b");
+    for now in [t(31), t(600)] {
+        let plan = branch.plan(&fleet, Some(&offline), now);
+        let web = &plan.modules[0];
+        assert_eq!(web.state, ModuleState::Waiting);
+        let named: Vec<&str> = web.problems.iter().map(|p| p.cluster.as_str()).collect();
+        assert_eq!(named, ["a", "b"]);
+        assert!(web.problems.iter().all(|p| p.reason == "Unknown"));
+        assert!(!plan.changed);
+    }
 }
 
 #[test]
@@ -778,3 +821,8 @@ fn a_module_waits_for_the_modules_it_depends_on_to_be_on_its_clusters() {
             .all(|m| m.contains_key("app") && m.contains_key("db"))
     );
 }
+
+mod budgets;
+mod rollback;
+mod simulation;
+mod windows;

@@ -1,0 +1,132 @@
+//! Dependency hold-back: a change waits while the modules it depends on are not on its
+//! cluster, and a removal waits while another module there still depends on it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::summary::{count_clusters, describe};
+use super::{Change, ChangeKind, Inputs, ModulePlan, ModuleState, PairProblem, WaveStatus};
+use crate::layout::Branch;
+
+/// Holds back changes whose dependencies would not be met on their cluster: a module added (or
+/// changed) where a module it depends on is absent, or a module removed while another there
+/// still depends on it. Flux would wait forever on those; they go in a later step instead.
+pub fn defer_missing_dependencies(
+    inputs: &Inputs<'_>,
+    next: &mut Branch,
+    changes: &mut Vec<Change>,
+    modules: &mut [ModulePlan],
+) {
+    let renderer = inputs.renderer;
+    let fleet = renderer.fleet;
+    let depends_on = |cluster: &str, module: &str| -> BTreeSet<&str> {
+        match (
+            fleet
+                .clusters
+                .binary_search_by(|c| c.name.as_str().cmp(cluster)),
+            fleet.module_index(module),
+        ) {
+            (Ok(c), Some(m)) => renderer.depends_on(c, m),
+            _ => BTreeSet::new(),
+        }
+    };
+    let had_changes: BTreeSet<String> = changes.iter().map(|c| c.module.clone()).collect();
+    loop {
+        let mut held = Vec::new();
+        for (i, change) in changes.iter().enumerate() {
+            let Some(present) = next.pointers.clusters.get(&change.cluster) else {
+                continue;
+            };
+            let missing: Vec<String> = match change.kind {
+                ChangeKind::Add | ChangeKind::Update => depends_on(&change.cluster, &change.module)
+                    .into_iter()
+                    .filter(|d| !present.contains_key(*d))
+                    .map(String::from)
+                    .collect(),
+                ChangeKind::Remove => present
+                    .keys()
+                    .filter(|other| {
+                        depends_on(&change.cluster, other).contains(change.module.as_str())
+                    })
+                    .cloned()
+                    .collect(),
+            };
+            if !missing.is_empty() {
+                held.push((i, change.kind, missing));
+            }
+        }
+        if held.is_empty() {
+            break;
+        }
+        // Take the held changes out in one pass (removing them one by one is quadratic).
+        let mut held: BTreeMap<usize, (ChangeKind, Vec<String>)> = held
+            .into_iter()
+            .map(|(i, kind, missing)| (i, (kind, missing)))
+            .collect();
+        let mut taken = Vec::with_capacity(held.len());
+        let mut kept = Vec::with_capacity(changes.len() - held.len());
+        for (i, change) in std::mem::take(changes).into_iter().enumerate() {
+            match held.remove(&i) {
+                Some((kind, missing)) => taken.push((change, kind, missing)),
+                None => kept.push(change),
+            }
+        }
+        *changes = kept;
+        for (change, kind, missing) in taken.into_iter().rev() {
+            let before = inputs
+                .current
+                .branch
+                .pointers
+                .clusters
+                .get(&change.cluster)
+                .and_then(|p| p.get(&change.module))
+                .cloned();
+            let pairs = next
+                .pointers
+                .clusters
+                .entry(change.cluster.clone())
+                .or_default();
+            match before {
+                Some(pointer) => pairs.insert(change.module.clone(), pointer),
+                None => pairs.remove(&change.module),
+            };
+            if let Some(plan) = modules.iter_mut().find(|m| m.module == change.module) {
+                let message = match kind {
+                    ChangeKind::Remove => {
+                        format!("{} still depend(s) on it there", missing.join(", "))
+                    }
+                    _ => format!("waits for {} to be there", missing.join(", ")),
+                };
+                plan.deferred.push(PairProblem {
+                    cluster: change.cluster,
+                    reason: "DependencyNotRendered".into(),
+                    message,
+                });
+            }
+        }
+    }
+    // A module whose every change was held back does not advance: its record stays as it was.
+    for plan in modules.iter_mut().filter(|m| !m.deferred.is_empty()) {
+        let held = format!(
+            "{} held back until their dependencies are there: {}",
+            count_clusters(plan.deferred.len()),
+            describe(&plan.deferred)
+        );
+        if !had_changes.contains(&plan.module) || changes.iter().any(|c| c.module == plan.module) {
+            plan.reason = format!("{}; {held}", plan.reason);
+        } else {
+            plan.reason = held;
+            plan.state = ModuleState::Waiting;
+            match inputs.current.branch.records.get(&plan.module) {
+                Some(record) => next.records.insert(plan.module.clone(), record.clone()),
+                None => next.records.remove(&plan.module),
+            };
+            for wave in plan
+                .waves
+                .iter_mut()
+                .filter(|w| w.status == WaveStatus::Applying)
+            {
+                wave.status = WaveStatus::Pending;
+            }
+        }
+    }
+}
