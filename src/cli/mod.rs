@@ -1,6 +1,7 @@
 //! The command line: argument parsing and output. Each command loads, calls the core, prints.
 
 mod commands;
+mod health;
 mod inventory;
 mod plan;
 mod reconcile;
@@ -90,7 +91,7 @@ pub enum Command {
     Inventory(inventory::InventoryCommand),
     /// Read the health of every module on every cluster through the Kubernetes API.
     #[command(
-        after_help = "Each cluster's kubeconfig is read from the management cluster (the Secret named by\nspec.health.kubeconfigSecret, default \"{{ name }}-kubeconfig\", key value, in the cluster's\nCluster API namespace, or the cluster's spec.kubeconfigSecret) and kept in memory only.\n\nExamples:\n  fleeet status --fleet ./fleet --kubeconfig mgmt.yaml\n  fleeet status --save health.yaml --format json"
+        after_help = "Each cluster's kubeconfig is read from the management cluster (the Secret named by\nspec.health.kubeconfigSecret, default \"{{ name }}-kubeconfig\", key value, in the cluster's\nCluster API namespace, or the cluster's spec.kubeconfigSecret) and kept in memory only.\n\nExamples:\n  fleeet status --fleet ./fleet --kubeconfig mgmt.yaml\n  fleeet status --save health.json\n  fleeet status --shard 3/8 --save health-3.json   # one job of a matrix of 8"
     )]
     Status(status::StatusArgs),
 }

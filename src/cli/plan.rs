@@ -8,12 +8,9 @@ use jiff::Timestamp;
 use rayon::prelude::*;
 
 use super::commands::load;
+use super::health::HealthArgs;
 use crate::git::Repo;
-use crate::health::HealthSnapshot;
-use crate::health::collect::collect_blocking;
-use crate::kubernetes::Target;
 use crate::layout::{self, Files};
-use crate::model::Fleet;
 use crate::render::Renderer;
 use crate::rollout::{self, CurrentState, Inputs};
 use crate::{Error, report, template, write};
@@ -184,40 +181,4 @@ fn read_file(
     let relative = crate::layout::relative_path(dir, entry.path());
     let text = std::fs::read_to_string(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
     Ok((relative, text.into()))
-}
-
-/// Where health comes from: a snapshot file, or the clusters through the management cluster.
-#[derive(Debug, Args)]
-pub struct HealthArgs {
-    /// A health snapshot (written by `fleeet status --save`, or by hand).
-    #[arg(long, value_name = "FILE", conflicts_with = "kubeconfig")]
-    pub health: Option<PathBuf>,
-    /// Collect health from the clusters through the management cluster at this kubeconfig
-    /// (each cluster's kubeconfig comes from its Cluster API secret).
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The context of --kubeconfig to use (default: its current context).
-    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
-    pub context: Option<String>,
-}
-
-impl HealthArgs {
-    /// The health snapshot, read or collected; none when neither source is given.
-    pub fn snapshot(&self, fleet: &Fleet) -> Result<Option<HealthSnapshot>, Error> {
-        if let Some(file) = &self.health {
-            let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-            return Ok(Some(HealthSnapshot::parse(
-                &file.display().to_string(),
-                &text,
-            )?));
-        }
-        if self.kubeconfig.is_none() {
-            return Ok(None);
-        }
-        let target = Target {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-        };
-        collect_blocking(fleet, &target, &mut |_| {}).map(Some)
-    }
 }

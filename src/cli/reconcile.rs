@@ -7,7 +7,7 @@ use clap::Args;
 use jiff::Timestamp;
 
 use super::commands::load;
-use super::plan::HealthArgs;
+use super::health::HealthArgs;
 use crate::git::Auth;
 use crate::github::{DEFAULT_API_URL, Target};
 use crate::render::Renderer;
