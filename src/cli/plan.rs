@@ -13,6 +13,7 @@ use crate::git::Repo;
 use crate::layout::{self, Files};
 use crate::render::Renderer;
 use crate::rollout::{self, CurrentState, Inputs};
+use crate::timing::stage;
 use crate::{Error, report, template, write};
 
 #[derive(Debug, Args)]
@@ -70,10 +71,12 @@ pub fn plan_step(
     fleet_dir: &Path,
     state: &StateArgs,
 ) -> anyhow::Result<rollout::Plan> {
-    let desired = renderer.render_all().map_err(Error::from)?;
+    let desired = stage("render", || renderer.render_all()).map_err(Error::from)?;
     let output = &renderer.fleet.spec.output;
     let path = &output.path.value;
     let mut notes = Vec::new();
+    // What the branch mostly holds: its files that match are not read (see current_state).
+    let expected = || stage("layout", || layout::files(&desired, path));
     let current = match (&state.current_dir, &state.current) {
         (Some(dir), _) => CurrentState::from_files(&read_tree(dir)?, path),
         (None, Some(rev)) => {
@@ -82,7 +85,7 @@ pub fn plan_step(
             if tip.is_none() {
                 notes.push(format!("{rev} does not exist: nothing is rendered yet"));
             }
-            repo.current_state(tip, path)?
+            repo.current_state(tip, path, &expected())?
         }
         (None, None) => match Repo::open(fleet_dir) {
             Ok(repo) => {
@@ -97,25 +100,27 @@ pub fn plan_step(
                         output.branch
                     ));
                 }
-                repo.current_state(tip, path)?
+                repo.current_state(tip, path, &expected())?
             }
             Err(_) => CurrentState::default(),
         },
     };
-    let health = state.health.snapshot(renderer.fleet)?;
-    let mut plan = rollout::plan(&Inputs {
-        renderer,
-        desired: &desired,
-        current: &current,
-        health: health.as_ref(),
-        now: state.now.unwrap_or_else(Timestamp::now),
+    let health = stage("health", || state.health.snapshot(renderer.fleet))?;
+    let mut plan = stage("plan", || {
+        rollout::plan(&Inputs {
+            renderer,
+            desired: &desired,
+            current: &current,
+            health: health.as_ref(),
+            now: state.now.unwrap_or_else(Timestamp::now),
+        })
     });
     plan.notes.splice(0..0, notes);
     Ok(plan)
 }
 
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
-    let fleet = load(&args.fleet.fleet)?;
+    let fleet = stage("load", || load(&args.fleet.fleet))?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
     let path = fleet.spec.output.path.value.clone();

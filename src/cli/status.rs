@@ -94,7 +94,8 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
         Some(rev) => {
             let repo = Repo::open(args.repo.as_deref().unwrap_or(&args.fleet.fleet))?;
             let tip = repo.resolve(rev)?;
-            let state = repo.current_state(tip, &fleet.spec.output.path.value)?;
+            let path = &fleet.spec.output.path.value;
+            let state = repo.current_state(tip, path, &layout::Files::new())?;
             Some(layout::pinned_revisions(&state.branch))
         }
         None => None,

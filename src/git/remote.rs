@@ -430,6 +430,21 @@ mod tests {
     }
 
     #[test]
+    fn local_paths_are_told_from_urls_as_git_tells_them() {
+        for path in ["../remote.git", "remote.git", "/srv/git/fleet.git", "./a:b/c"] {
+            assert!(is_local_path(path), "{path}");
+        }
+        for url in [
+            "https://github.com/acme/fleet",
+            "file:///srv/git/fleet.git",
+            "git@github.com:acme/fleet.git",
+            "host:fleet",
+        ] {
+            assert!(!is_local_path(url), "{url}");
+        }
+    }
+
+    #[test]
     fn fetches_a_branch_into_fleeets_namespace_only() {
         let remote = bare_remote();
         let tip = commit(&remote.repo, &[], &files(&[("clusters/a/x.yaml", "x")]), 1);
