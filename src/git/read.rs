@@ -281,6 +281,26 @@ mod tests {
     }
 
     #[test]
+    fn files_as_expected_are_taken_from_the_expected_texts_the_others_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init(dir.path()).unwrap();
+        let id = commit(
+            &repo,
+            &[],
+            &files(&[("c/a.yaml", "same"), ("c/b.yaml", "old")]),
+            1,
+        );
+        let expected = files(&[("c/a.yaml", "same"), ("c/b.yaml", "new"), ("c/x.yaml", "x")]);
+        let read = repo.read_files_expecting(id, &["c"], &expected).unwrap();
+        assert_eq!(read, files(&[("c/a.yaml", "same"), ("c/b.yaml", "old")]));
+        assert!(
+            Arc::ptr_eq(&read["c/a.yaml"], &expected["c/a.yaml"]),
+            "shared, not read"
+        );
+        assert!(!Arc::ptr_eq(&read["c/b.yaml"], &expected["c/b.yaml"]));
+    }
+
+    #[test]
     fn reads_every_file_under_the_prefixes_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path()).unwrap();

@@ -431,7 +431,12 @@ mod tests {
 
     #[test]
     fn local_paths_are_told_from_urls_as_git_tells_them() {
-        for path in ["../remote.git", "remote.git", "/srv/git/fleet.git", "./a:b/c"] {
+        for path in [
+            "../remote.git",
+            "remote.git",
+            "/srv/git/fleet.git",
+            "./a:b/c",
+        ] {
             assert!(is_local_path(path), "{path}");
         }
         for url in [
