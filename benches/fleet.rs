@@ -15,6 +15,7 @@ use criterion::{
 };
 
 use fleeet::git::Repo;
+use fleeet::health::HealthSnapshot;
 use fleeet::layout::Files;
 use fleeet::render::Renderer;
 use fleeet::rollout::{self, Inputs};
@@ -144,6 +145,25 @@ fn stages(c: &mut Criterion) {
             });
             group.finish();
         }
+        // A full-fleet health snapshot, as `status --save` writes it: YAML, and JSON (read
+        // with serde_json).
+        let mut group = c.benchmark_group("health snapshot read");
+        pairs(&mut group);
+        for (format, file, text) in [
+            ("yaml", "health.yaml", scenario.health.to_yaml()),
+            ("json", "health.json", scenario.health.to_json()),
+        ] {
+            eprintln!(
+                "health snapshot of {clusters} clusters as {format}: {} bytes",
+                text.len()
+            );
+            group.bench_function(BenchmarkId::new(format, clusters), |b| {
+                b.iter_with_large_drop(|| {
+                    HealthSnapshot::parse(file, black_box(&text)).expect("valid")
+                })
+            });
+        }
+        group.finish();
 
         // The git tree write of the rendered branch: first whole, into an empty repository, then
         // the planned step on top of it. Each measured write gets a fresh repository, so every

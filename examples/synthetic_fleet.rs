@@ -103,7 +103,8 @@ fn health(fleet: &Path, current: &Path, out: &Path) -> anyhow::Result<()> {
     let renderer = Renderer::new(&fleet, &env)?;
     let state = CurrentState::from_files(&read_tree(current)?, &fleet.spec.output.path.value);
     let snapshot = support::scenario::healthy(&renderer, &state.branch);
-    std::fs::write(out, snapshot.to_yaml()).with_context(|| format!("writing {}", out.display()))
+    let text = snapshot.to_text_for(&out.to_string_lossy());
+    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))
 }
 
 /// Every file under `dir`, by `/`-separated relative path.

@@ -26,6 +26,7 @@ pub mod rollout;
 pub mod schema;
 pub mod select;
 pub mod template;
+pub mod timing;
 pub mod write;
 
 pub use error::Error;

@@ -23,6 +23,7 @@ use crate::model::Fleet;
 use crate::render::{Rendered, Renderer};
 use crate::report;
 use crate::rollout::{self, Inputs, ModuleState, Plan};
+use crate::timing::stage;
 
 /// How many times a run re-plans after another run moved a branch under it.
 pub const ATTEMPTS: usize = 3;
@@ -84,8 +85,12 @@ pub fn reconcile(
     };
     let mut log = Vec::new();
     let mut last_plan = None;
+    // What the rendered branch mostly holds: its files that match are not read.
+    let expected = stage("layout", || renderer.layout().files(desired));
     for attempt in 1..=ATTEMPTS {
-        let mut rendered = repo.fetch_branch(options.remote, &output.branch, &options.auth)?;
+        let mut rendered = stage("fetch", || {
+            repo.fetch_branch(options.remote, &output.branch, &options.auth)
+        })?;
         if rendered.is_none() && !options.dry_run {
             let root = repo.empty_root("fleeet: start the rendered branch\n\nPull requests of fleeet add each rollout wave on top of this commit.\n", &identity)?;
             match repo.push_with_lease(options.remote, root, &output.branch, None, &options.auth)? {
@@ -97,14 +102,18 @@ pub fn reconcile(
             }
             rendered = Some(root);
         }
-        let proposed = repo.fetch_branch(options.remote, pr_branch, &options.auth)?;
-        let current = repo.current_state(rendered, &output.path.value)?;
-        let mut plan = rollout::plan(&Inputs {
-            renderer,
-            desired,
-            current: &current,
-            health: options.health,
-            now: options.now,
+        let proposed = stage("fetch the pull-request branch", || {
+            repo.fetch_branch(options.remote, pr_branch, &options.auth)
+        })?;
+        let current = repo.current_state(rendered, &output.path.value, &expected)?;
+        let mut plan = stage("plan", || {
+            rollout::plan(&Inputs {
+                renderer,
+                desired,
+                current: &current,
+                health: options.health,
+                now: options.now,
+            })
         });
         plan.changed |= renderer.layout().syncs_changed(&plan.next, &current.branch);
 
@@ -126,10 +135,11 @@ pub fn reconcile(
             });
         }
 
-        let files = renderer.layout().branch_files(&plan.next);
+        let files = stage("layout", || renderer.layout().branch_files(&plan.next));
         let base = rendered.map(|c| repo.tree_of(c)).transpose()?;
-        let tree =
-            repo.write_managed_tree(base, &files, &Repo::managed_folders(&output.path.value))?;
+        let tree = stage("tree write", || {
+            repo.write_managed_tree(base, &files, &Repo::managed_folders(&output.path.value))
+        })?;
         let up_to_date = match proposed {
             Some(head) => {
                 repo.tree_of(head)? == tree
@@ -152,13 +162,10 @@ pub fn reconcile(
                 log.push(format!("would push {} to {pr_branch}", short(commit)));
                 commit
             } else {
-                match repo.push_with_lease(
-                    options.remote,
-                    commit,
-                    pr_branch,
-                    proposed,
-                    &options.auth,
-                )? {
+                let pushed = stage("push", || {
+                    repo.push_with_lease(options.remote, commit, pr_branch, proposed, &options.auth)
+                })?;
+                match pushed {
                     PushOutcome::Pushed => {
                         log.push(format!("pushed {} to {pr_branch}", short(commit)));
                         // A step planned on an old tip of the rendered branch would repeat or

@@ -4,7 +4,10 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::{BootstrapArgs, ExplainArgs, Format, RenderArgs, SchemaArgs, ValidateArgs};
+use super::{
+    BootstrapArgs, CompletionsArgs, ExplainArgs, Format, ManArgs, RenderArgs, SchemaArgs,
+    ValidateArgs,
+};
 use crate::load::{FleetFiles, closest};
 use crate::model::Fleet;
 use crate::render::{Rendered, Renderer};
@@ -158,6 +161,25 @@ pub fn schema(args: SchemaArgs) -> anyhow::Result<()> {
         let path = args.out.join(name);
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
         eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
+    let mut command = <super::Cli as clap::CommandFactory>::command();
+    clap_complete::generate(args.shell, &mut command, "fleeet", &mut std::io::stdout());
+    Ok(())
+}
+
+pub fn man(args: ManArgs) -> anyhow::Result<()> {
+    let command = <super::Cli as clap::CommandFactory>::command();
+    match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            clap_mangen::generate_to(command, dir).map_err(|e| Error::io(dir, e))?;
+            eprintln!("wrote the man pages into {}", dir.display());
+        }
+        None => clap_mangen::Man::new(command).render(&mut std::io::stdout())?,
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The command line: argument parsing and output. Each command loads, calls the core, prints.
 
 mod commands;
+mod health;
 mod inventory;
 mod plan;
 mod reconcile;
@@ -92,9 +93,19 @@ pub enum Command {
     Inventory(inventory::InventoryCommand),
     /// Read the health of every module on every cluster through the Kubernetes API.
     #[command(
-        after_help = "Each cluster's kubeconfig is read from the management cluster (the Secret named by\nspec.health.kubeconfigSecret, default \"{{ name }}-kubeconfig\", key value, in the cluster's\nCluster API namespace, or the cluster's spec.kubeconfigSecret) and kept in memory only.\n\nExamples:\n  fleeet status --fleet ./fleet --kubeconfig mgmt.yaml\n  fleeet status --save health.yaml --format json"
+        after_help = "Each cluster's kubeconfig is read from the management cluster (the Secret named by\nspec.health.kubeconfigSecret, default \"{{ name }}-kubeconfig\", key value, in the cluster's\nCluster API namespace, or the cluster's spec.kubeconfigSecret) and kept in memory only.\n\nExamples:\n  fleeet status --fleet ./fleet --kubeconfig mgmt.yaml\n  fleeet status --save health.json\n  fleeet status --shard 3/8 --save health-3.json   # one job of a matrix of 8"
     )]
     Status(status::StatusArgs),
+    /// Print the shell completion script of fleeet for a shell.
+    #[command(
+        after_help = "Examples:\n  fleeet completions bash > ~/.local/share/bash-completion/completions/fleeet\n  fleeet completions zsh > ~/.zfunc/_fleeet       # with fpath+=(~/.zfunc) before compinit\n  fleeet completions fish > ~/.config/fish/completions/fleeet.fish\n  fleeet completions powershell >> $PROFILE"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page of fleeet (roff), or write one per command into a folder.
+    #[command(
+        after_help = "Examples:\n  fleeet man | man -l -\n  fleeet man --out /usr/local/share/man/man1"
+    )]
+    Man(ManArgs),
 }
 
 /// Where the fleet repository is.
@@ -173,6 +184,20 @@ pub struct SchemaArgs {
     pub out: PathBuf,
 }
 
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write fleeet.1 and a page per command (fleeet-render.1, ...) into this folder instead.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
 /// Runs the command line and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -195,6 +220,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Schema(args) => commands::schema(args),
         Command::Inventory(command) => inventory::inventory(command),
         Command::Status(args) => status::status(args),
+        Command::Completions(args) => commands::completions(args),
+        Command::Man(args) => commands::man(args),
     }
 }
 

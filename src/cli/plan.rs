@@ -8,14 +8,12 @@ use jiff::Timestamp;
 use rayon::prelude::*;
 
 use super::commands::load;
+use super::health::HealthArgs;
 use crate::git::Repo;
-use crate::health::HealthSnapshot;
-use crate::health::collect::collect_blocking;
-use crate::kubernetes::Target;
 use crate::layout::Files;
-use crate::model::Fleet;
 use crate::render::Renderer;
 use crate::rollout::{self, CurrentState, Inputs};
+use crate::timing::stage;
 use crate::{Error, report, template, write};
 
 #[derive(Debug, Args)]
@@ -73,10 +71,12 @@ pub fn plan_step(
     fleet_dir: &Path,
     state: &StateArgs,
 ) -> anyhow::Result<rollout::Plan> {
-    let desired = renderer.render_all().map_err(Error::from)?;
+    let desired = stage("render", || renderer.render_all()).map_err(Error::from)?;
     let output = &renderer.fleet.spec.output;
     let path = &output.path.value;
     let mut notes = Vec::new();
+    // What the branch mostly holds: its files that match are not read (see current_state).
+    let expected = || stage("layout", || renderer.layout().files(&desired));
     let current = match (&state.current_dir, &state.current) {
         (Some(dir), _) => CurrentState::from_files(&read_tree(dir)?, path),
         (None, Some(rev)) => {
@@ -85,7 +85,7 @@ pub fn plan_step(
             if tip.is_none() {
                 notes.push(format!("{rev} does not exist: nothing is rendered yet"));
             }
-            repo.current_state(tip, path)?
+            repo.current_state(tip, path, &expected())?
         }
         (None, None) => match Repo::open(fleet_dir) {
             Ok(repo) => {
@@ -100,18 +100,20 @@ pub fn plan_step(
                         output.branch
                     ));
                 }
-                repo.current_state(tip, path)?
+                repo.current_state(tip, path, &expected())?
             }
             Err(_) => CurrentState::default(),
         },
     };
-    let health = state.health.snapshot(renderer.fleet)?;
-    let mut plan = rollout::plan(&Inputs {
-        renderer,
-        desired: &desired,
-        current: &current,
-        health: health.as_ref(),
-        now: state.now.unwrap_or_else(Timestamp::now),
+    let health = stage("health", || state.health.snapshot(renderer.fleet))?;
+    let mut plan = stage("plan", || {
+        rollout::plan(&Inputs {
+            renderer,
+            desired: &desired,
+            current: &current,
+            health: health.as_ref(),
+            now: state.now.unwrap_or_else(Timestamp::now),
+        })
     });
     plan.changed |= renderer.layout().syncs_changed(&plan.next, &current.branch);
     plan.notes.splice(0..0, notes);
@@ -119,7 +121,7 @@ pub fn plan_step(
 }
 
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
-    let fleet = load(&args.fleet.fleet)?;
+    let fleet = stage("load", || load(&args.fleet.fleet))?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
     let plan = plan_step(&renderer, &args.fleet.fleet, &args.state)?;
@@ -184,40 +186,4 @@ fn read_file(
     let relative = crate::layout::relative_path(dir, entry.path());
     let text = std::fs::read_to_string(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
     Ok((relative, text.into()))
-}
-
-/// Where health comes from: a snapshot file, or the clusters through the management cluster.
-#[derive(Debug, Args)]
-pub struct HealthArgs {
-    /// A health snapshot (written by `fleeet status --save`, or by hand).
-    #[arg(long, value_name = "FILE", conflicts_with = "kubeconfig")]
-    pub health: Option<PathBuf>,
-    /// Collect health from the clusters through the management cluster at this kubeconfig
-    /// (each cluster's kubeconfig comes from its Cluster API secret).
-    #[arg(long, value_name = "PATH")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The context of --kubeconfig to use (default: its current context).
-    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
-    pub context: Option<String>,
-}
-
-impl HealthArgs {
-    /// The health snapshot, read or collected; none when neither source is given.
-    pub fn snapshot(&self, fleet: &Fleet) -> Result<Option<HealthSnapshot>, Error> {
-        if let Some(file) = &self.health {
-            let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-            return Ok(Some(HealthSnapshot::parse(
-                &file.display().to_string(),
-                &text,
-            )?));
-        }
-        if self.kubeconfig.is_none() {
-            return Ok(None);
-        }
-        let target = Target {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-        };
-        collect_blocking(fleet, &target, &mut |_| {}).map(Some)
-    }
 }

@@ -7,10 +7,11 @@ use clap::Args;
 use jiff::Timestamp;
 
 use super::commands::load;
-use super::plan::HealthArgs;
+use super::health::HealthArgs;
 use crate::git::Auth;
 use crate::github::{DEFAULT_API_URL, Target};
 use crate::render::Renderer;
+use crate::timing::stage;
 use crate::{Error, preview, reconcile, report, template};
 
 /// Where the pull requests go. The token is read from `GITHUB_TOKEN`, never from a flag.
@@ -91,11 +92,11 @@ pub struct PreviewArgs {
 }
 
 pub fn reconcile(args: ReconcileArgs) -> anyhow::Result<()> {
-    let fleet = load(&args.fleet.fleet)?;
+    let fleet = stage("load", || load(&args.fleet.fleet))?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let desired = renderer.render_all().map_err(Error::from)?;
-    let health = args.health.snapshot(&fleet)?;
+    let desired = stage("render", || renderer.render_all()).map_err(Error::from)?;
+    let health = stage("health", || args.health.snapshot(&fleet))?;
     let target = args.github.target();
     if target.is_none() {
         eprintln!(

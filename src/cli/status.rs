@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::FleetArg;
 use crate::git::Repo;
+use crate::health::Shard;
 use crate::health::collect::collect_blocking;
 use crate::kubernetes::Target;
 use crate::load::FleetFiles;
@@ -49,9 +50,15 @@ pub struct StatusArgs {
     /// The git repository holding --current (default: the one holding the fleet).
     #[arg(long, value_name = "DIR", requires = "current")]
     pub repo: Option<PathBuf>,
-    /// Also write the health snapshot to FILE (YAML), for `fleeet plan --health FILE`.
+    /// Also write the health snapshot to FILE, for `fleeet plan --health FILE`: JSON when FILE
+    /// ends in .json (faster to read for a large fleet), else YAML.
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
+    /// Read only shard K of N: the clusters whose name hashes to K (every cluster is in exactly
+    /// one shard), for collecting health across a CI job matrix. Pass the saved files of all N
+    /// shards to `--health` (a folder of them works).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     #[arg(long, value_enum, default_value_t)]
     pub format: StatusFormat,
 }
@@ -69,14 +76,17 @@ pub enum StatusFormat {
 pub fn status(args: StatusArgs) -> anyhow::Result<()> {
     let files = FleetFiles::read_dir(&args.fleet.fleet)?;
     let fleet = crate::load::load(&files).map_err(Error::from)?;
-    let bar = progress_bar(fleet.clusters.len() as u64);
-    let snapshot = collect_blocking(&fleet, &args.kube.target(), &mut |cluster| {
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let in_shard = fleet.clusters.iter().filter(|c| shard.contains(&c.name));
+    let bar = progress_bar(in_shard.count() as u64);
+    let snapshot = collect_blocking(&fleet, &args.kube.target(), shard, &mut |cluster| {
         bar.set_message(cluster.to_string());
         bar.inc(1);
     })?;
     bar.finish_and_clear();
     if let Some(path) = &args.save {
-        crate::write::write_file(path, snapshot.to_yaml().as_bytes())?;
+        let text = snapshot.to_text_for(&path.to_string_lossy());
+        crate::write::write_file(path, text.as_bytes())?;
         eprintln!("saved the health snapshot to {}", path.display());
     }
     let modules = fleet.modules.iter().map(|m| m.name.clone()).collect();
@@ -84,7 +94,8 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
         Some(rev) => {
             let repo = Repo::open(args.repo.as_deref().unwrap_or(&args.fleet.fleet))?;
             let tip = repo.resolve(rev)?;
-            let state = repo.current_state(tip, &fleet.spec.output.path.value)?;
+            let path = &fleet.spec.output.path.value;
+            let state = repo.current_state(tip, path, &layout::Files::new())?;
             Some(layout::pinned_revisions(&state.branch))
         }
         None => None,

@@ -4,7 +4,9 @@ use git2::Oid;
 
 use super::Repo;
 use crate::Error;
+use crate::layout::Files;
 use crate::rollout::CurrentState;
+use crate::timing::stage;
 
 impl Repo {
     /// The top-level folders fleeet owns on a rendered branch whose clusters are under `path`.
@@ -13,17 +15,30 @@ impl Repo {
     }
 
     /// The state of the rendered branch at `tip` (nothing rendered yet when `None`), with the
-    /// time each pointer of a rollout in progress landed, from first-parent history.
-    pub fn current_state(&self, tip: Option<Oid>, path: &str) -> Result<CurrentState, Error> {
+    /// time each pointer of a rollout in progress landed, from first-parent history. Files
+    /// holding what `expected` holds at their path (the rendered files, say) are not read; see
+    /// [`Repo::read_files_expecting`].
+    pub fn current_state(
+        &self,
+        tip: Option<Oid>,
+        path: &str,
+        expected: &Files,
+    ) -> Result<CurrentState, Error> {
         let Some(tip) = tip else {
             return Ok(CurrentState {
                 landed_at: Some(Default::default()),
                 ..CurrentState::default()
             });
         };
-        let files = self.read_files(tip, &Self::managed_folders(path))?;
-        let mut state = CurrentState::from_files(&files, path);
-        state.landed_at = Some(self.last_changed(tip, &state.history_paths(path))?);
+        let files = stage("read the current tree", || {
+            self.read_files_expecting(tip, &Self::managed_folders(path), expected)
+        })?;
+        let mut state = stage("parse the current tree", || {
+            CurrentState::from_files(&files, path)
+        });
+        let paths = state.history_paths(path);
+        let landed_at = stage("read history", || self.last_changed(tip, &paths))?;
+        state.landed_at = Some(landed_at);
         Ok(state)
     }
 }

@@ -259,6 +259,9 @@ impl Repo {
             .then(|| self.repo.find_remote(remote).ok())
             .flatten();
         let Some(configured) = configured else {
+            if !remote.contains(['/', ':', '\\']) && !Path::new(remote).exists() {
+                return Err(self.no_such_remote(remote));
+            }
             let digest = hex::encode(Sha256::digest(remote.as_bytes()));
             return Ok(Target {
                 url: remote.to_string(),
@@ -276,9 +279,55 @@ impl Repo {
                 message: "the remote has no URL that is UTF-8 text".into(),
             })?;
         Ok(Target {
-            url: url.to_string(),
+            url: self.resolve_local(url),
             namespace: remote.to_string(),
         })
+    }
+
+    /// A configured remote's `url`, with a relative local path resolved against the top of the
+    /// work tree (the repository itself when bare), as git resolves it.
+    fn resolve_local(&self, url: &str) -> String {
+        if !is_local_path(url) || Path::new(url).is_absolute() {
+            return url.to_string();
+        }
+        let top = self.repo.workdir().unwrap_or_else(|| self.repo.path());
+        top.join(url).to_string_lossy().into_owned()
+    }
+
+    /// The error for a remote name that the repository does not configure.
+    fn no_such_remote(&self, remote: &str) -> Error {
+        let names = self.repo.remotes().ok();
+        let names: Vec<&str> = names
+            .iter()
+            .flat_map(|n| n.iter().flatten().flatten())
+            .collect();
+        let top = self.repo.workdir().unwrap_or_else(|| self.repo.path());
+        let known = match names.as_slice() {
+            [] => "it has no remotes".to_string(),
+            names => format!("its remotes are {}", names.join(", ")),
+        };
+        Error::Usage {
+            message: format!(
+                "the git repository at {} has no remote named {remote:?} ({known})",
+                top.display()
+            ),
+            hint: Some(format!(
+                "name one with `git remote add {remote} URL`, or pass --remote with another remote's name or a URL"
+            )),
+        }
+    }
+}
+
+/// Whether `url` is a local path as git reads remote URLs: no `scheme://`, and no `host:` before
+/// the first `/` (which would make it an scp-like SSH address such as `git@host:org/repo`).
+fn is_local_path(url: &str) -> bool {
+    if url.contains("://") {
+        return false;
+    }
+    match (url.find(':'), url.find('/')) {
+        (Some(colon), Some(slash)) => slash < colon,
+        (Some(_), None) => false,
+        (None, _) => true,
     }
 }
 
@@ -378,6 +427,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path()).unwrap();
         (dir, repo)
+    }
+
+    #[test]
+    fn local_paths_are_told_from_urls_as_git_tells_them() {
+        for path in [
+            "../remote.git",
+            "remote.git",
+            "/srv/git/fleet.git",
+            "./a:b/c",
+        ] {
+            assert!(is_local_path(path), "{path}");
+        }
+        for url in [
+            "https://github.com/acme/fleet",
+            "file:///srv/git/fleet.git",
+            "git@github.com:acme/fleet.git",
+            "host:fleet",
+        ] {
+            assert!(!is_local_path(url), "{url}");
+        }
     }
 
     #[test]

@@ -68,6 +68,16 @@ impl Repo {
                 Some(parent) => Some(parent.tree().map_err(failed(context()))?),
                 None => None,
             };
+            if parent_tree.as_ref().is_none_or(|t| t.is_empty()) {
+                // A commit on nothing (the root, or fleeet's empty root commit) added what it
+                // holds: look the paths up rather than list its every file as a diff.
+                for path in std::mem::take(&mut pending) {
+                    if self.entry(&tree, commit.id(), path)?.is_some() {
+                        landed.insert(path.to_string(), committed(&commit)?);
+                    }
+                }
+                break;
+            }
             let diff = self
                 .repo
                 .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)
@@ -244,5 +254,31 @@ mod tests {
             .map(|(path, second)| (path.to_string(), at(second).unwrap()));
         assert_eq!(landed, expected.into());
         assert!(repo.last_changed(tip, &BTreeSet::new()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_commit_on_the_empty_root_adds_what_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let root = commit(&repo, &[], &files(&[]), 5);
+        let first = commit(
+            &repo,
+            &[root],
+            &files(&[("c/a.yaml", "1"), ("c/b.yaml", "1")]),
+            10,
+        );
+        let tip = commit(
+            &repo,
+            &[first],
+            &files(&[("c/a.yaml", "2"), ("c/b.yaml", "1")]),
+            20,
+        );
+        let paths = ["c/a.yaml", "c/b.yaml", "c/never.yaml"]
+            .map(String::from)
+            .into();
+        let landed = repo.last_changed(tip, &paths).unwrap();
+        let expected = [("c/a.yaml", 20), ("c/b.yaml", 10)]
+            .map(|(path, second)| (path.to_string(), at(second).unwrap()));
+        assert_eq!(landed, expected.into());
     }
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{ClusterHealth, HealthSnapshot, flux};
+use super::{ClusterHealth, HealthSnapshot, Shard, flux};
 use crate::Error;
 use crate::kubernetes::{self, MANAGED_BY_SELECTOR, NameKind, Target, describe, is_not_found};
 use crate::management::{CLUSTER_LABEL, Management};
@@ -29,6 +29,8 @@ pub struct Options {
     pub concurrency: usize,
     /// How long reading one cluster may take.
     pub timeout: Duration,
+    /// Which clusters are read: those of this shard.
+    pub shard: Shard,
 }
 
 impl Options {
@@ -38,6 +40,7 @@ impl Options {
         Options {
             concurrency: health.concurrency.get() as usize,
             timeout: health.timeout.to_std(),
+            shard: Shard::WHOLE,
         }
     }
 }
@@ -49,23 +52,28 @@ pub struct SecretLocation {
     pub name: String,
 }
 
-/// Connects to the management cluster named by `target` and collects the health of `fleet`, on
-/// a runtime of its own: the entry point for commands that are not async. `progress` is called
-/// with each cluster's name once it has been read.
+/// Connects to the management cluster named by `target` and collects the health of the
+/// clusters of `fleet` in `shard`, on a runtime of its own: the entry point for commands that
+/// are not async. `progress` is called with each cluster's name once it has been read.
 pub fn collect_blocking(
     fleet: &Fleet,
     target: &Target,
+    shard: Shard,
     progress: &mut dyn FnMut(&str),
 ) -> Result<HealthSnapshot, Error> {
-    let options = Options::of(fleet);
+    let options = Options {
+        shard,
+        ..Options::of(fleet)
+    };
     kubernetes::runtime()?.block_on(async {
         let management = kubernetes::connect(target, options.timeout).await?;
         Ok(collect(fleet, &management.client, &options, progress).await)
     })
 }
 
-/// The health of every module on every cluster of `fleet`, read through the management
-/// cluster's `client`. Never fails: a cluster that cannot be read is unreachable, with an error.
+/// The health of every module on every cluster of `fleet` in `options.shard`, read through the
+/// management cluster's `client`. Never fails: a cluster that cannot be read is unreachable,
+/// with an error.
 pub async fn collect(
     fleet: &Fleet,
     client: &Client,
@@ -73,6 +81,7 @@ pub async fn collect(
     progress: &mut dyn FnMut(&str),
 ) -> HealthSnapshot {
     let mut snapshot = HealthSnapshot::new(Timestamp::now());
+    snapshot.shard = (options.shard != Shard::WHOLE).then_some(options.shard);
     let namespace: Arc<str> = fleet.spec.output.namespace.value.as_str().into();
     let helm_modules: Arc<BTreeSet<String>> = Arc::new(
         fleet
@@ -84,7 +93,11 @@ pub async fn collect(
     );
     let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
     let mut tasks = JoinSet::new();
-    for cluster in &fleet.clusters {
+    for cluster in fleet
+        .clusters
+        .iter()
+        .filter(|c| options.shard.contains(&c.name))
+    {
         let secret = kubeconfig_secret(
             cluster,
             &fleet.spec.health.kubeconfig_secret,
@@ -122,6 +135,10 @@ pub async fn collect(
     // A fleet whose kubeconfig Secret template fails does not render: nothing to judge then.
     if let Ok(Some(management)) = Management::of(fleet) {
         snapshot.bootstrap = bootstrap(client, &management, options.timeout).await;
+        // A shard speaks for its own clusters only, the bootstrap view of them included.
+        snapshot
+            .bootstrap
+            .retain(|cluster, _| options.shard.contains(cluster));
     }
     snapshot
 }

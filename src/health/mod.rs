@@ -4,6 +4,11 @@
 pub mod collect;
 pub mod flux;
 pub mod kstatus;
+mod merge;
+mod shard;
+
+pub use merge::merge;
+pub use shard::Shard;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,6 +35,11 @@ pub struct HealthSnapshot {
     /// When the snapshot was taken (RFC 3339).
     #[schemars(with = "String")]
     pub observed_at: Timestamp,
+    /// The shard of the fleet's clusters collected (`K/N`, `fleeet status --shard`); absent:
+    /// every cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub shard: Option<Shard>,
     /// By cluster name. A cluster missing here is unknown, never healthy.
     #[serde(default)]
     pub clusters: BTreeMap<String, ClusterHealth>,
@@ -91,6 +101,7 @@ impl HealthSnapshot {
             api_version: ApiVersion::V1Alpha1,
             kind: HealthSnapshotKind::HealthSnapshot,
             observed_at,
+            shard: None,
             clusters: BTreeMap::new(),
             bootstrap: BTreeMap::new(),
         }
@@ -105,27 +116,68 @@ impl HealthSnapshot {
         }
     }
 
-    /// Parses a snapshot from YAML (or JSON) text read from `file`.
+    /// Parses a snapshot read from `file`: JSON when its name ends in `.json` (read with
+    /// serde_json, much faster for a large fleet), YAML otherwise (JSON is YAML too).
     pub fn parse(file: &str, text: &str) -> Result<HealthSnapshot, Diagnostics> {
         let file: Arc<str> = file.into();
-        serde_saphyr::from_str_with_options(text, crate::load::yaml_options_for(text.len())).map_err(|e| {
-            let origin = match e.location() {
-                Some(l) if l.line() > 0 => Origin::at(&file, l),
-                _ => Origin::file(&file),
-            };
-            let diagnostic = match crate::load::limit_broken(e.without_snippet()) {
-                Some((message, hint)) => Diagnostic::new(origin, message).hint(hint),
-                None => Diagnostic::new(origin, e.without_snippet().to_string())
-                    .hint("a health snapshot has apiVersion, kind: HealthSnapshot, observedAt and clusters.<name>.{reachable, modules}"),
-            };
-            Diagnostics::from(diagnostic)
-        })
+        if is_json(&file) {
+            return serde_json::from_str(text).map_err(|e| {
+                let origin = Origin {
+                    file,
+                    line: e.line() as u64,
+                    column: e.column() as u64,
+                };
+                Diagnostics::from(Diagnostic::new(origin, json_message(&e)).hint(HINT))
+            });
+        }
+        serde_saphyr::from_str_with_options(text, crate::load::yaml_options_for(text.len()))
+            .map_err(|e| {
+                let origin = match e.location() {
+                    Some(l) if l.line() > 0 => Origin::at(&file, l),
+                    _ => Origin::file(&file),
+                };
+                let diagnostic = match crate::load::limit_broken(e.without_snippet()) {
+                    Some((message, hint)) => Diagnostic::new(origin, message).hint(hint),
+                    None => Diagnostic::new(origin, e.without_snippet().to_string()).hint(HINT),
+                };
+                Diagnostics::from(diagnostic)
+            })
     }
 
     /// The snapshot as YAML, in a stable order.
     pub fn to_yaml(&self) -> String {
         serde_saphyr::to_string(self).expect("snapshots serialize")
     }
+
+    /// The snapshot as JSON, in a stable order.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("snapshots serialize")
+    }
+
+    /// The snapshot as the file `file` holds it: JSON for a `.json` file, else YAML.
+    pub fn to_text_for(&self, file: &str) -> String {
+        if is_json(file) {
+            self.to_json() + "\n"
+        } else {
+            self.to_yaml()
+        }
+    }
+}
+
+const HINT: &str = "a health snapshot has apiVersion, kind: HealthSnapshot, observedAt and clusters.<name>.{reachable, modules}";
+
+/// Whether the snapshot file `file` is JSON (by its name), rather than YAML.
+pub fn is_json(file: &str) -> bool {
+    std::path::Path::new(file)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// serde_json's message without the " at line L column C" it appends (the origin says so).
+fn json_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let place = format!(" at line {} column {}", error.line(), error.column());
+    message.strip_suffix(&place).unwrap_or(&message).to_string()
 }
 
 #[cfg(test)]
@@ -165,5 +217,46 @@ clusters:
         )
         .unwrap_err();
         assert!(err.to_string().contains("h.yaml:3:"), "{err}");
+    }
+
+    #[test]
+    fn json_snapshots_read_with_serde_json_and_name_the_place() {
+        let mut snapshot = HealthSnapshot::new("2026-11-21T10:00:00Z".parse().unwrap());
+        snapshot.clusters.insert(
+            "alpha".into(),
+            ClusterHealth {
+                reachable: true,
+                error: None,
+                modules: [(
+                    "app".to_string(),
+                    ModuleHealth {
+                        ready: true,
+                        ..Default::default()
+                    },
+                )]
+                .into(),
+            },
+        );
+        let json = snapshot.to_text_for("h.json");
+        assert!(json.starts_with("{\"apiVersion\":"), "{json}");
+        assert_eq!(HealthSnapshot::parse("h.json", &json).unwrap(), snapshot);
+        assert_eq!(
+            HealthSnapshot::parse("h.yaml", &json).unwrap(),
+            snapshot,
+            "JSON is YAML"
+        );
+        assert!(snapshot.to_text_for("h.yaml").starts_with("apiVersion:"));
+
+        let err = HealthSnapshot::parse(
+            "h.JSON",
+            "{\"apiVersion\": \"fleeet.dev/v1alpha1\",\n \"kind\": \"HealthSnapshot\",\n \"observedAt\": \"2026-11-21T10:00:00Z\",\n \"clusterz\": {}}",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("error: h.JSON:4:11: unknown field `clusterz`"),
+            "{err}"
+        );
+        assert!(err.contains("hint: a health snapshot has"), "{err}");
     }
 }

@@ -68,6 +68,10 @@ pub fn load(files: &FleetFiles) -> Result<Fleet, Diagnostics> {
     }
 
     let Some((fleet_file, fleet_doc)) = fleet_doc else {
+        if files.files.contains_key(FLEET_FILE) {
+            // fleet.yaml is there but broken: its own diagnostic says where and why.
+            return Err(out.sorted());
+        }
         let file: Arc<str> = format!("{}{FLEET_FILE}", files.display_root).into();
         out.push(
             Diagnostic::new(Origin::file(&file), "not found: a fleet repository has a fleet.yaml at its root")

@@ -196,7 +196,18 @@ fn yaml_diagnostic(kind: FileKind, file: &Arc<str>, error: &serde_saphyr::Error)
         return Diagnostic::new(origin, message).hint(hint);
     }
     let message = serde_saphyr::DefaultMessageFormatter.format_message(error);
-    let message = message.escape_debug().to_string();
+    if message.starts_with("multiple YAML documents detected") {
+        return Diagnostic::new(origin, "a second YAML document (---) where one is expected")
+            .hint(kind.schema_hint());
+    }
+    // Control characters from the input are shown escaped, never sent to the terminal.
+    let message: String = message
+        .chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        })
+        .collect();
     let diagnostic = Diagnostic::new(origin, message.clone());
     if message.contains("unknown field")
         || message.contains("missing field")

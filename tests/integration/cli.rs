@@ -182,3 +182,108 @@ fn help_teaches_with_examples() {
         "{help}"
     );
 }
+
+/// Completes `words` (the last one being typed) with the bash script of `fleeet completions`.
+fn bash_completes(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let words: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE=\"${{COMP_WORDS[*]}}\"\nCOMP_POINT=${{#COMP_LINE}}\n_fleeet fleeet \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        script.display(),
+        words.join(" "),
+        words.len() - 1
+    );
+    let out = std::process::Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn completions_for_every_shell_complete_commands_and_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let bash = run_in(dir.path(), &["completions", "bash"]).success();
+    let script = dir.path().join("fleeet.bash");
+    std::fs::write(&script, &bash).unwrap();
+    assert_eq!(bash_completes(&script, &["fleeet", "rec"]), ["reconcile"]);
+    assert_eq!(
+        bash_completes(&script, &["fleeet", "status", "--sh"]),
+        ["--shard"]
+    );
+    let shells = bash_completes(&script, &["fleeet", "completions", ""]);
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        assert!(shells.iter().any(|s| s == shell), "{shells:?}");
+    }
+
+    let zsh = run_in(dir.path(), &["completions", "zsh"]).success();
+    assert!(zsh.starts_with("#compdef fleeet"), "{zsh}");
+    assert!(
+        zsh.contains("'--shard=[") && zsh.contains("(reconcile)"),
+        "{zsh}"
+    );
+    let fish = run_in(dir.path(), &["completions", "fish"]).success();
+    assert!(
+        fish.contains("complete -c fleeet -n \"__fish_fleeet_using_subcommand status\" -l shard"),
+        "{fish}"
+    );
+    let powershell = run_in(dir.path(), &["completions", "powershell"]).success();
+    assert!(
+        powershell.contains("Register-ArgumentCompleter -Native -CommandName 'fleeet'"),
+        "{powershell}"
+    );
+    assert!(powershell.contains("'fleeet;reconcile'"), "{powershell}");
+
+    let err = run_in(dir.path(), &["completions", "tcsh"]).failure(2);
+    assert!(err.contains("invalid value 'tcsh'"), "{err}");
+}
+
+#[test]
+fn the_man_page_renders_and_one_page_per_command_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = run_in(dir.path(), &["man"]).success();
+    assert!(page.contains(".TH fleeet 1"), "{page}");
+    let file = dir.path().join("fleeet.1");
+    std::fs::write(&file, &page).unwrap();
+    let rendered = std::process::Command::new("man")
+        .arg("-l")
+        .arg(&file)
+        .env("MANWIDTH", "100")
+        .env("MAN_KEEP_FORMATTING", "0")
+        .env("PAGER", "cat")
+        .output();
+    if let Some(out) = rendered.ok().filter(|o| o.status.success()) {
+        // Without a terminal, man still marks bold text by overstriking: "N\bN".
+        let mut text = String::new();
+        for c in String::from_utf8_lossy(&out.stdout).chars() {
+            match c {
+                '\u{8}' => drop(text.pop()),
+                c => text.push(c),
+            }
+        }
+        assert!(text.contains("NAME\n       fleeet"), "{text}");
+        assert!(
+            text.contains("Render and roll out per-cluster Flux configuration"),
+            "{text}"
+        );
+        assert!(text.contains("fleeet-reconcile(1)"), "{text}");
+    }
+
+    let out = dir.path().join("man1");
+    run_in(dir.path(), &["man", "--out", out.to_str().unwrap()]).success();
+    let reconcile = std::fs::read_to_string(out.join("fleeet-reconcile.1")).unwrap();
+    assert!(reconcile.contains(".TH fleeet-reconcile 1"), "{reconcile}");
+    assert!(
+        reconcile.contains("GITHUB_TOKEN"),
+        "the page carries the command's help"
+    );
+    assert!(out.join("fleeet-inventory-sync.1").exists());
+    assert!(out.join("fleeet-status.1").exists());
+}

@@ -321,6 +321,104 @@ fn symbolic_links_are_not_followed() {
     );
 }
 
+/// A fleet whose `fleet.yaml` is `text` (with a module and a cluster, so the rest is valid).
+fn with_fleet_file(text: &str) -> Fleet {
+    Fleet::empty()
+        .file("fleet.yaml", text)
+        .cluster("a", "{}")
+        .module("app", &format!("{OCI}  selector: {{}}\n"))
+}
+
+/// Every kind of error in `fleet.yaml` is reported at its place, never as a missing file.
+#[test]
+fn fleet_file_errors_name_their_place() {
+    let head = "apiVersion: fleeet.dev/v1alpha1\nkind: Fleet\nmetadata:\n  name: acme\n";
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "an unknown field",
+            format!("{head}spec:\n  rollout:\n    bakeTime: 5m\n    bogus: 1\n"),
+            "fleet.yaml:8:5: unknown field `bogus`, expected one of",
+        ),
+        (
+            "a bad duration",
+            format!("{head}spec:\n  rollout:\n    bakeTime: banana\n"),
+            "fleet.yaml:7:15: invalid duration \"banana\": expected a number and a unit",
+        ),
+        (
+            "broken YAML",
+            format!("{head}spec:\n  values: {{a: 1\n"),
+            "fleet.yaml:6:11: unclosed bracket '{'",
+        ),
+        (
+            "a wrong kind",
+            "apiVersion: fleeet.dev/v1alpha1\nkind: Flet\nmetadata:\n  name: acme\n".into(),
+            "fleet.yaml:2:7: unknown variant `Flet`, expected one of Fleet\n  hint: fleet.yaml holds one `kind: Fleet` document",
+        ),
+        (
+            "a wrong apiVersion",
+            "apiVersion: fleeet.dev/v2\nkind: Fleet\nmetadata:\n  name: acme\n".into(),
+            "fleet.yaml:1:13: unknown variant `fleeet.dev/v2`",
+        ),
+        (
+            "a missing field",
+            "apiVersion: fleeet.dev/v1alpha1\nkind: Fleet\n".into(),
+            "fleet.yaml:2:1: missing field `metadata`",
+        ),
+        (
+            "a list instead of a map",
+            "- apiVersion: fleeet.dev/v1alpha1\n".into(),
+            "fleet.yaml:1:1: expected mapping start",
+        ),
+        (
+            "a wrong type",
+            format!("{head}spec:\n  health:\n    concurrency: many\n"),
+            "fleet.yaml:7:18: invalid u32",
+        ),
+        (
+            "an invalid name",
+            "apiVersion: fleeet.dev/v1alpha1\nkind: Fleet\nmetadata:\n  name: Acme_Fleet\n".into(),
+            "fleet.yaml:4:9: fleet name \"Acme_Fleet\" contains 'A'",
+        ),
+        (
+            "an invalid output path",
+            format!("{head}spec:\n  output:\n    path: ../elsewhere\n"),
+            "fleet.yaml:7:11: spec.output.path must be a plain relative path",
+        ),
+        (
+            "two documents",
+            format!("{head}---\n{head}"),
+            "fleet.yaml:6:1: a second YAML document (---) where one is expected",
+        ),
+        (
+            "a control character",
+            format!("{head}spec:\n  rollout:\n    bakeTime: \"5\\u001bm\"\n"),
+            "fleet.yaml:7:15: invalid duration \"5\\u{1b}m\"",
+        ),
+    ];
+    for (what, text, expected) in cases {
+        let err = rejected(&with_fleet_file(&text));
+        assert!(
+            err.contains(expected),
+            "{what}: expected {expected:?} in\n{err}"
+        );
+        assert!(
+            !err.contains("not found"),
+            "{what}: fleet.yaml is there\n{err}"
+        );
+    }
+}
+
+/// An empty `fleet.yaml` is an error about its content, not a missing file.
+#[test]
+fn an_empty_fleet_file() {
+    let err = rejected(&with_fleet_file(""));
+    assert!(
+        err.contains("fleet.yaml:1:1: unexpected end of input"),
+        "{err}"
+    );
+    assert!(!err.contains("not found"), "{err}");
+}
+
 #[test]
 fn bad_budgets_windows_and_time_zones() {
     for (rollout, at, message) in [

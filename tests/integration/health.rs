@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fleeet::health::collect::collect_blocking;
-use fleeet::health::{ClusterHealth, HealthSnapshot};
+use fleeet::health::{ClusterHealth, HealthSnapshot, Shard};
 use fleeet::kubernetes::Target;
 use fleeet::load::FleetFiles;
 
@@ -229,7 +229,10 @@ fn collect(fleet: &Path, kubeconfig: &Path) -> HealthSnapshot {
         context: None,
     };
     let mut seen = Vec::new();
-    let snapshot = collect_blocking(&fleet, &target, &mut |c| seen.push(c.to_string())).unwrap();
+    let snapshot = collect_blocking(&fleet, &target, Shard::WHOLE, &mut |c| {
+        seen.push(c.to_string())
+    })
+    .unwrap();
     assert_eq!(
         seen.len(),
         fleet.clusters.len(),
@@ -507,6 +510,81 @@ fn status_never_writes_or_prints_a_kubeconfig_or_a_token() {
     for dir in [home.path(), temp.path()] {
         assert!(crate::support::read_tree(dir).is_empty(), "{dir:?}");
     }
+}
+
+/// `status --shard K/N --save health-K.json` for every K: JSON files that together hold every
+/// cluster once, read back by `--health` as a folder; a shard missing is a warning, a cluster
+/// in two files an error.
+#[test]
+fn sharded_status_saves_json_that_merges_back_into_the_whole_fleet() {
+    let setup = setup();
+    let shards = setup.fleet.path().join("health");
+    std::fs::create_dir(&shards).unwrap();
+    let status = |args: &[&str]| {
+        fleeet()
+            .args(["status", "--fleet"])
+            .arg(setup.fleet.path())
+            .arg("--kubeconfig")
+            .arg(&setup.kubeconfig)
+            .args(args)
+            .assert()
+            .success()
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for k in 1..=3 {
+        let file = shards.join(format!("health-{k}.json"));
+        status(&[
+            "--shard",
+            &format!("{k}/3"),
+            "--save",
+            file.to_str().unwrap(),
+        ]);
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with('{'), "JSON: {text}");
+        let part: HealthSnapshot = serde_json::from_str(&text).unwrap();
+        assert_eq!(part.shard.map(|s| s.to_string()), Some(format!("{k}/3")));
+        let shard: Shard = format!("{k}/3").parse().unwrap();
+        assert!(part.clusters.keys().all(|name| shard.contains(name)));
+        seen.extend(part.clusters.into_keys());
+    }
+    seen.sort();
+    let whole = collect(setup.fleet.path(), &setup.kubeconfig);
+    assert_eq!(seen, whole.clusters.keys().cloned().collect::<Vec<_>>());
+
+    let plan = |health: &[&std::path::Path]| {
+        let mut command = fleeet();
+        command
+            .args([
+                "plan",
+                "--format",
+                "json",
+                "--current-dir",
+                "none",
+                "--fleet",
+            ])
+            .arg(setup.fleet.path());
+        for path in health {
+            command.arg("--health").arg(path);
+        }
+        command.assert()
+    };
+    let out = plan(&[&shards]).success();
+    assert!(out.get_output().stderr.is_empty(), "{:?}", out.get_output());
+
+    let first = shards.join("health-1.json");
+    let out = plan(&[&first]).success();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains(
+            "warning: health of shard 2/3, 3/3 is missing: its clusters are unknown, never healthy"
+        ),
+        "{stderr}"
+    );
+
+    let out = plan(&[&shards, &first]).code(1);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("health-1.json: cluster"), "{stderr}");
+    assert!(stderr.contains("is also in"), "{stderr}");
 }
 
 /// With `spec.management`, the bootstrap modules of a cluster are read from the management

@@ -777,3 +777,79 @@ async fn a_pull_request_opened_meanwhile_is_updated_not_duplicated() {
         open[0].title
     );
 }
+
+/// The example fleet committed in `dir/fleet`, with a bare repository at `dir/remote.git`.
+fn fleet_beside_a_remote(dir: &Path) -> std::path::PathBuf {
+    let fleet = dir.join("fleet");
+    std::fs::create_dir(&fleet).unwrap();
+    for entry in walkdir::WalkDir::new(example_fleet()) {
+        let entry = entry.unwrap();
+        let target = fleet.join(entry.path().strip_prefix(example_fleet()).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+    git(dir, &["init", "--bare", "--quiet", "remote.git"]);
+    git(&fleet, &["init", "--quiet", "--initial-branch=main"]);
+    git(&fleet, &["add", "."]);
+    git(&fleet, &["commit", "--quiet", "-m", "The example fleet"]);
+    fleet
+}
+
+/// Runs `fleeet` in `dir` with no GitHub settings.
+fn fleeet_in(dir: &Path, args: &[&str]) -> Run {
+    crate::support::run_in(dir, args)
+}
+
+#[test]
+fn a_relative_remote_path_is_read_against_the_repository_as_git_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = fleet_beside_a_remote(dir.path());
+    git(&fleet, &["remote", "add", "origin", "../remote.git"]);
+
+    // From the parent of the fleet, `../remote.git` is not where it points.
+    let run = fleeet_in(
+        dir.path(),
+        &["reconcile", "--fleet", "fleet", "--now", &t(0)],
+    );
+    run.success();
+    let remote = Repo::open(&dir.path().join("remote.git")).unwrap();
+    assert!(
+        remote.resolve(RENDERED).unwrap().is_some(),
+        "{}",
+        run.stderr()
+    );
+    assert!(remote.resolve(NEXT).unwrap().is_some(), "{}", run.stderr());
+    assert!(!dir.path().parent().unwrap().join("remote.git").exists());
+
+    // And from inside it, the same remote.
+    let run = fleeet_in(&fleet, &["preview", "--dry-run", "--now", &t(0)]);
+    run.success();
+}
+
+#[test]
+fn a_missing_origin_says_which_remote_and_how_to_name_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = fleet_beside_a_remote(dir.path());
+    for args in [
+        &["preview", "--dry-run"][..],
+        &["reconcile", "--dry-run"][..],
+    ] {
+        let err = fleeet_in(&fleet, args).failure(2);
+        assert!(
+            err.contains("has no remote named \"origin\" (it has no remotes)"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("hint: name one with `git remote add origin URL`"),
+            "{err}"
+        );
+        assert!(!err.contains("unsupported URL protocol"), "{err}");
+    }
+    git(&fleet, &["remote", "add", "upstream", "../remote.git"]);
+    let err = fleeet_in(&fleet, &["preview", "--dry-run"]).failure(2);
+    assert!(err.contains("(its remotes are upstream)"), "{err}");
+    fleeet_in(&fleet, &["preview", "--dry-run", "--remote", "upstream"]).success();
+}

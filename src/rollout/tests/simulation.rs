@@ -131,10 +131,11 @@ impl Simulation {
     /// see the new pointers; then the clock moves on.
     fn run(&mut self, fleet: &Fleet) -> Plan {
         let path = fleet.spec.output.path.value.clone();
-        let current = self.repo.current_state(self.tip, &path).unwrap();
         let env = crate::template::sandbox();
         let renderer = Renderer::new(fleet, &env).unwrap();
         let desired = renderer.render_all().unwrap();
+        let expected = renderer.layout().files(&desired);
+        let current = self.repo.current_state(self.tip, &path, &expected).unwrap();
         let health = self.health();
         let plan = plan(&Inputs {
             renderer: &renderer,
