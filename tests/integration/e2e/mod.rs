@@ -10,7 +10,7 @@
 mod onboarding;
 mod rollout;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -306,4 +306,42 @@ fn publish_hello(fleet_box: &FleetBox) -> String {
     }
     git(work.path(), &["push", "--quiet", "--tags", &url, "main"]);
     url
+}
+
+/// Applies deploy/rbac/management-cluster.yaml to the management cluster and returns a
+/// kubeconfig for its `fleeet` ServiceAccount: what fleeet reads the management cluster as.
+pub(crate) fn management_identity(fleet_box: &FleetBox) -> PathBuf {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac");
+    let namespace = &fleet_box.env.namespace;
+    let mgmt = "mgmt";
+    fleet_box.kubectl(mgmt, &["create", "namespace", "fleeet-system"]);
+    let roles = std::fs::read_to_string(deploy.join("management-cluster.yaml")).unwrap();
+    let roles = roles.replace("fleet-prod", namespace);
+    fleet_box.kubectl_in(mgmt, &["apply", "-f", "-"], Some(&roles));
+    let token = fleet_box.kubectl(
+        mgmt,
+        &[
+            "create",
+            "token",
+            "fleeet",
+            "-n",
+            "fleeet-system",
+            "--duration=1h",
+        ],
+    );
+    let kubeconfig = fleet_box.dir().join("fleeet-sa.kubeconfig");
+    let text = with_token(&fleet_box.env.management.kubeconfig, token.trim());
+    std::fs::write(&kubeconfig, text).unwrap();
+    kubeconfig
+}
+
+/// The box's admin kubeconfig at `path` with `token` instead of the admin token.
+pub(crate) fn with_token(path: &Path, token: &str) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    let admin = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: "))
+        .unwrap()
+        .to_string();
+    text.replace(&admin, token)
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{FLUX, Loop, condition, hello_module};
+use super::{FLUX, Loop, condition, hello_module, management_identity};
 use crate::support::fleet_box::{FleetBox, git};
 
 const MGMT: &str = "mgmt";
@@ -191,10 +191,12 @@ async fn the_management_cluster_bootstraps_each_new_cluster_and_lets_go_of_delet
     let Some(fleet_box) = FleetBox::up(1, "on-deployment") else {
         return;
     };
-    let admin = fleet_box.env.management.kubeconfig.clone();
+    // fleeet reads the management cluster as the ServiceAccount of deploy/rbac, whose roles
+    // include listing the remote Kustomizations for bootstrap health.
+    let management = management_identity(&fleet_box);
     let namespace = fleet_box.env.namespace.clone();
     let flux_url = publish_flux(&fleet_box);
-    let mut l = Loop::start(fleet_box, admin).await;
+    let mut l = Loop::start(fleet_box, management).await;
     let box_clusters = "selector:\n    matchLabels:\n      fleeet.dev/box: \"true\"";
     l.write("fleet.yaml", &fleet_yaml(&l.origin_url));
     l.write("clusters/mgmt.yaml", MGMT_CLUSTER);

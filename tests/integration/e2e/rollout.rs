@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{FLUX, Loop, condition, hello_module};
+use super::{FLUX, Loop, condition, hello_module, management_identity, with_token};
 use crate::support::fleet_box::FleetBox;
 
 const FLEET_YAML: &str = "\
@@ -37,31 +37,7 @@ fn grant_deploy_rbac(fleet_box: &FleetBox) -> PathBuf {
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/rbac");
     let namespace = &fleet_box.env.namespace;
     let mgmt = "mgmt";
-    fleet_box.kubectl(mgmt, &["create", "namespace", "fleeet-system"]);
-    let roles = std::fs::read_to_string(deploy.join("management-cluster.yaml")).unwrap();
-    fleet_box.kubectl_in(
-        mgmt,
-        &["apply", "-f", "-"],
-        Some(&roles.replace("fleet-prod", namespace)),
-    );
-    let token = fleet_box.kubectl(
-        mgmt,
-        &[
-            "create",
-            "token",
-            "fleeet",
-            "-n",
-            "fleeet-system",
-            "--duration=1h",
-        ],
-    );
-    let management = fleet_box.dir().join("fleeet-sa.kubeconfig");
-    std::fs::write(
-        &management,
-        with_token(&fleet_box.env.management.kubeconfig, token.trim()),
-    )
-    .unwrap();
-
+    let management = management_identity(fleet_box);
     let workload = std::fs::read_to_string(deploy.join("workload-cluster.yaml")).unwrap();
     for cluster in &fleet_box.env.clusters {
         let name = cluster.name.as_str();
@@ -94,17 +70,6 @@ fn grant_deploy_rbac(fleet_box: &FleetBox) -> PathBuf {
         );
     }
     management
-}
-
-/// The box's admin kubeconfig at `path` with `token` instead of the admin token.
-fn with_token(path: &Path, token: &str) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    let admin = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("token: "))
-        .unwrap()
-        .to_string();
-    text.replace(&admin, token)
 }
 
 #[tokio::test(flavor = "multi_thread")]
