@@ -59,7 +59,7 @@ impl Step {
 pub enum RecordUpdate {
     Keep,
     Remove,
-    Write(RolloutRecord),
+    Write(Box<RolloutRecord>),
 }
 
 /// One module's step: its plan, the pointers it sets (none = remove), its record.
@@ -119,7 +119,7 @@ pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &s
     let update = if ctx.recorded == Some(&record) || (ctx.recorded.is_none() && nothing_started) {
         RecordUpdate::Keep
     } else {
-        RecordUpdate::Write(record)
+        RecordUpdate::Write(Box::new(record))
     };
     step.finish(update)
 }
