@@ -138,6 +138,13 @@ fn stages(c: &mut Criterion) {
                 health: Some(&gated.health),
                 now: gated.now,
             };
+            let step = rollout::plan(&gated_inputs);
+            assert!(
+                !step.changes.is_empty()
+                    && step.modules.iter().all(|m| m.outside_window.is_empty()),
+                "the next waves go, through the window gate"
+            );
+            drop(step);
             let mut group = c.benchmark_group("plan with budgets+windows");
             pairs(&mut group);
             group.bench_function(id.clone(), |b| {

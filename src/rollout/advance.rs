@@ -113,12 +113,14 @@ pub fn apply_wave(
     step.plan.waves = wave_plans(record, judged, Some(k), None);
 }
 
-/// "3 clusters wait for their window, the next opens at …".
+/// "3 clusters wait for their windows, the next opens at …".
 pub fn window_note(waits: &[WindowWait]) -> String {
     let next = waits.iter().filter_map(|w| w.opens).min();
     let broken = waits.iter().filter(|w| w.problem.is_some()).count();
-    let verb = if waits.len() == 1 { "waits" } else { "wait" };
-    let mut note = format!("{} {verb} for their window", count_clusters(waits.len()));
+    let mut note = match waits.len() {
+        1 => "1 cluster waits for its window".to_string(),
+        n => format!("{n} clusters wait for their windows"),
+    };
     if let Some(next) = next {
         note.push_str(&format!(", the next opens at {next}"));
     }

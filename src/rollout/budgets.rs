@@ -62,16 +62,8 @@ impl Tally {
                 Judgement::Baking { until } => {
                     tally.baking_until = tally.baking_until.max(Some(*until));
                 }
-                Judgement::Progressing { why } | Judgement::Unknown { why } => {
-                    let reason = match judgement {
-                        Judgement::Unknown { .. } => "Unknown",
-                        _ => "Progressing",
-                    };
-                    tally.unavailable.push(PairProblem {
-                        cluster: cluster.clone(),
-                        reason: reason.into(),
-                        message: why.clone(),
-                    });
+                Judgement::Progressing { .. } | Judgement::Unknown { .. } => {
+                    tally.unavailable.extend(judgement.problem(cluster));
                 }
                 _ => {}
             }

@@ -135,3 +135,31 @@ proptest! {
         prop_assert!(plan.modules[0].state != ModuleState::Halted);
     }
 }
+
+#[test]
+fn the_pull_request_shows_budget_use_and_failures_within_it() {
+    let fleet = twenty("maxFailures: 1\nmaxUnavailable: \"20%\"");
+    let mut branch = Branchy::empty();
+    let first = start(&fleet, &mut branch);
+    let health = failing(
+        offline(healthy(&branch, t(0)), &[&first[1]]),
+        &first[0],
+        "web",
+        "HealthCheckFailed",
+    );
+    let plan = branch.plan(&fleet, Some(&health), t(5));
+    let body = crate::report::plan_markdown(&plan);
+    assert!(
+        body.contains("- first: 1 of 2 unavailable allowed, 1 of 1 failed allowed"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "Clusters failed within the budget (1): {}: HealthCheckFailed deployment ingress not ready",
+            first[0]
+        )),
+        "{body}"
+    );
+    let table = crate::report::plan_table(&plan, false);
+    assert!(table.contains("failed within budget:"), "{table}");
+}

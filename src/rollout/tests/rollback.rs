@@ -163,3 +163,36 @@ proptest! {
         prop_assert_eq!(web_files(&branch), before);
     }
 }
+
+#[test]
+fn a_rollback_waits_for_the_maintenance_window_like_any_change() {
+    let v1 = five_clusters().module("web", "1.0.0", "{}", "").load();
+    let mut branch = Branchy::empty();
+    converge(&v1, &mut branch, t(0));
+    let before = web_files(&branch);
+    // Saturdays 11:00–12:00 UTC; t(0) is Saturday 10:00.
+    let policy =
+        "{onFailure: rollback, windows: [{days: [Sat], start: \"11:00\", end: \"12:00\"}]}";
+    let v2 = five_clusters().module("web", "2.0.0", "{}", policy).load();
+    for minute in [65, 66] {
+        let plan = branch.plan(&v2, Some(&healthy(&branch, t(minute))), t(minute));
+        branch.apply(&v2, &plan, t(minute));
+    }
+    let canary = failing(healthy(&branch, t(66)), "a", "web", "HealthCheckFailed");
+    let plan = branch.plan(&v2, Some(&canary), t(70));
+    assert_eq!(plan.modules[0].state, ModuleState::Halted);
+    branch.apply(&v2, &plan, t(70));
+
+    let plan = branch.plan(&v2, Some(&canary), t(130));
+    assert!(plan.changes.is_empty(), "outside the window");
+    assert_eq!(plan.modules[0].outside_window.len(), 3);
+    let next_saturday = t(7 * 24 * 60 + 70);
+    assert_eq!(
+        plan.modules[0].outside_window[0].opens,
+        Some(t(7 * 24 * 60 + 60))
+    );
+    let plan = branch.plan(&v2, Some(&canary), next_saturday);
+    assert_eq!(plan.modules[0].state, ModuleState::RollingBack);
+    branch.apply(&v2, &plan, next_saturday);
+    assert_eq!(web_files(&branch), before);
+}

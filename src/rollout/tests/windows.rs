@@ -50,7 +50,7 @@ fn each_cluster_changes_in_its_own_local_night() {
     // Tokyo's Tuesday 02:00 is Monday 17:00 UTC.
     assert_eq!(tokyo.opens, Some("2026-11-23T17:00:00Z".parse().unwrap()));
     assert!(
-        web.reason.contains("wait for their window"),
+        web.reason.contains("4 clusters wait for their windows"),
         "{}",
         web.reason
     );
