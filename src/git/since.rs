@@ -1,9 +1,9 @@
 //! Since when something has held on a branch, from its first-parent history.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use git2::{Commit, ObjectType, Oid};
+use git2::{Commit, ObjectType, Oid, Tree};
 use jiff::Timestamp;
 
 use super::{Repo, failed, short};
@@ -71,8 +71,11 @@ impl Repo {
             if parent_tree.as_ref().is_none_or(|t| t.is_empty()) {
                 // A commit on nothing (the root, or fleeet's empty root commit) added what it
                 // holds: look the paths up rather than list its every file as a diff.
+                let mut folders = HashMap::new();
                 for path in std::mem::take(&mut pending) {
-                    if self.entry(&tree, commit.id(), path)?.is_some() {
+                    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+                    let folder = self.folder(&tree, dir, &mut folders)?;
+                    if folder.is_some_and(|f| f.get_name(name).is_some()) {
                         landed.insert(path.to_string(), committed(&commit)?);
                     }
                 }
@@ -98,6 +101,37 @@ impl Repo {
             next = parent;
         }
         Ok(landed)
+    }
+
+    /// The folder `dir` (`""`: the root) of `root`, if there is one, read once into `cache`
+    /// with the folders on its way: a tree of 10,000 cluster folders is parsed once, not once
+    /// per path looked up in it.
+    fn folder<'r>(
+        &'r self,
+        root: &Tree<'r>,
+        dir: &str,
+        cache: &mut HashMap<String, Option<Tree<'r>>>,
+    ) -> Result<Option<Tree<'r>>, Error> {
+        if dir.is_empty() {
+            return Ok(Some(root.clone()));
+        }
+        if let Some(found) = cache.get(dir) {
+            return Ok(found.clone());
+        }
+        let (parent, name) = dir.rsplit_once('/').unwrap_or(("", dir));
+        let found = match self.folder(root, parent, cache)? {
+            Some(parent) => match parent.get_name(name) {
+                Some(entry) if entry.kind() == Some(ObjectType::Tree) => Some(
+                    self.repo
+                        .find_tree(entry.id())
+                        .map_err(failed(format!("reading the folder {dir}")))?,
+                ),
+                _ => None,
+            },
+            None => None,
+        };
+        cache.insert(dir.to_string(), found.clone());
+        Ok(found)
     }
 
     /// The id of the file at `path` in `commit`, if there is a file there.

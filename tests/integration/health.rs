@@ -417,55 +417,6 @@ fn status_prints_a_table_or_json_and_saves_the_snapshot() {
     );
 }
 
-/// Health of 1,000 clusters, each behind its own kubeconfig Secret and client.
-/// `cargo test --release --test integration thousand -- --ignored --nocapture`
-#[test]
-#[ignore = "benchmark"]
-fn collects_health_from_a_thousand_clusters() {
-    const CLUSTERS: usize = 1000;
-    let workload = flux_cluster("bench", Flux::Healthy, REVISION, "61.3.0", Flux::Healthy);
-    let prefixes: Vec<(String, FakeCluster)> = (0..CLUSTERS)
-        .map(|i| (format!("/clusters/c{i}"), workload.clone()))
-        .collect();
-    let server = Server::start_many(prefixes);
-    let mgmt = FakeCluster::new();
-    mgmt.require_token(crate::support::MANAGEMENT_TOKEN);
-    let mut files: Vec<(String, String)> = Vec::new();
-    for i in 0..CLUSTERS {
-        let name = format!("c{i}");
-        let url = format!("{}/clusters/{name}", server.url());
-        mgmt.put(kubeconfig_secret(
-            "fleet",
-            &format!("{name}-kubeconfig"),
-            &url,
-            "token-bench",
-        ));
-        files.push(inventory_file(&name));
-    }
-    files.extend(MODULES.iter().map(|(p, t)| (p.to_string(), t.to_string())));
-    let files: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    let fleet = fleet("", &files);
-    let kubeconfig = kubeconfig_file(fleet.path(), &mgmt, "default");
-    let started = Instant::now();
-    let snapshot = collect(fleet.path(), &kubeconfig);
-    let took = started.elapsed();
-    let ready = snapshot
-        .clusters
-        .values()
-        .filter(|c| c.modules.values().filter(|m| m.ready).count() == 2)
-        .count();
-    assert_eq!(
-        ready,
-        CLUSTERS,
-        "{:?}",
-        snapshot.clusters.values().find(|c| !c.reachable)
-    );
-    eprintln!("collected health from {CLUSTERS} clusters in {took:?}");
-}
-
 /// SECURITY.md: kubeconfigs and tokens read from the management cluster stay in memory.
 #[test]
 fn status_never_writes_or_prints_a_kubeconfig_or_a_token() {
