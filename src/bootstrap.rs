@@ -19,7 +19,7 @@ pub fn objects(fleet: &Fleet, cluster: &str, url: &str, secret: Option<&str>) ->
             interval: "1m",
             url,
             reference: GitReference {
-                branch: Some(&output.branch),
+                branch: Some(&output.branch.value),
                 tag: None,
             },
             secret_ref: secret.map(|name| LocalRef { name }),

@@ -45,7 +45,7 @@ pub fn preview(
     let fleet = renderer.fleet;
     let output = &fleet.spec.output;
     let repo = Repo::open(options.fleet_dir)?;
-    let tip = repo.fetch_branch(options.remote, &output.branch, &options.auth)?;
+    let tip = repo.fetch_branch(options.remote, &output.branch.value, &options.auth)?;
     let expected = crate::layout::files(desired, &output.path.value);
     let current = repo.current_state(tip, &output.path.value, &expected)?;
     let plan = rollout::plan(&Inputs {

@@ -77,7 +77,7 @@ pub fn reconcile(
     let repo = Repo::open(options.fleet_dir)?;
     let source = repo.resolve("HEAD")?;
     let output = &fleet.spec.output;
-    let pr_branch = &fleet.spec.github.branch;
+    let pr_branch = &fleet.spec.github.branch.value;
     let identity = Identity {
         name: "fleeet".into(),
         email: "fleeet@users.noreply.github.com".into(),
@@ -89,14 +89,20 @@ pub fn reconcile(
     let expected = stage("layout", || renderer.layout().files(desired));
     for attempt in 1..=ATTEMPTS {
         let mut rendered = stage("fetch", || {
-            repo.fetch_branch(options.remote, &output.branch, &options.auth)
+            repo.fetch_branch(options.remote, &output.branch.value, &options.auth)
         })?;
         if rendered.is_none() && !options.dry_run {
             let root = repo.empty_root("fleeet: start the rendered branch\n\nPull requests of fleeet add each rollout wave on top of this commit.\n", &identity)?;
-            match repo.push_with_lease(options.remote, root, &output.branch, None, &options.auth)? {
+            match repo.push_with_lease(
+                options.remote,
+                root,
+                &output.branch.value,
+                None,
+                &options.auth,
+            )? {
                 PushOutcome::Pushed => log.push(format!(
                     "created {} with an empty root commit",
-                    output.branch
+                    output.branch.value
                 )),
                 PushOutcome::Rejected { .. } => continue,
             }
@@ -171,9 +177,9 @@ pub fn reconcile(
                         // A step planned on an old tip of the rendered branch would repeat or
                         // undo what landed since: plan again on the new tip.
                         let now =
-                            repo.fetch_branch(options.remote, &output.branch, &options.auth)?;
+                            repo.fetch_branch(options.remote, &output.branch.value, &options.auth)?;
                         if now != rendered {
-                            log.push(format!("{} moved under this run; planning again (attempt {attempt} of {ATTEMPTS})", output.branch));
+                            log.push(format!("{} moved under this run; planning again (attempt {attempt} of {ATTEMPTS})", output.branch.value));
                             last_plan = Some(plan);
                             continue;
                         }
@@ -210,10 +216,10 @@ pub fn reconcile(
     }
     log.push(format!(
         "another run is ahead: {pr_branch} or {} kept moving; the next run proposes the next step",
-        output.branch
+        output.branch.value
     ));
     let plan = last_plan.ok_or_else(|| Error::Git {
-        context: format!("creating {}", output.branch),
+        context: format!("creating {}", output.branch.value),
         message: "another run kept creating it at the same time".into(),
     })?;
     Ok(Report {
@@ -270,8 +276,8 @@ fn open_pull_request(
 ) -> Result<PullRequestReport, Error> {
     let settings = &fleet.spec.github;
     let spec = PullRequestSpec {
-        head: settings.branch.clone(),
-        base: fleet.spec.output.branch.clone(),
+        head: settings.branch.value.clone(),
+        base: fleet.spec.output.branch.value.clone(),
         title: title(plan),
         body: report::plan_markdown(plan),
         labels: settings.labels.clone(),
@@ -338,7 +344,7 @@ fn close_open_pull_request(
     runtime.block_on(async {
         let github = target.client()?;
         let Some(pr) = github
-            .find_pull_request(&fleet.spec.github.branch, &fleet.spec.output.branch)
+            .find_pull_request(&fleet.spec.github.branch.value, &fleet.spec.output.branch.value)
             .await?
         else {
             return Ok(None);

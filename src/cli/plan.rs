@@ -46,7 +46,7 @@ pub enum PlanFormat {
 #[derive(Debug, Args)]
 pub struct StateArgs {
     /// The current state: the rendered branch at this git ref (branch, remote branch or commit)
-    /// in --repo. Default: `origin/<output.branch>`, else `<output.branch>`, in the fleet's
+    /// in --repo. Default: `origin/<output.branch.value>`, else `<output.branch.value>`, in the fleet's
     /// repository. A missing ref means nothing is rendered yet.
     #[arg(long, value_name = "REF", conflicts_with = "current_dir")]
     pub current: Option<String>,
@@ -89,15 +89,15 @@ pub fn plan_step(
         }
         (None, None) => match Repo::open(fleet_dir) {
             Ok(repo) => {
-                let remote = format!("origin/{}", output.branch);
+                let remote = format!("origin/{}", output.branch.value);
                 let tip = match repo.resolve(&remote)? {
                     Some(tip) => Some(tip),
-                    None => repo.resolve(&output.branch)?,
+                    None => repo.resolve(&output.branch.value)?,
                 };
                 if tip.is_none() {
                     notes.push(format!(
                         "neither {remote} nor {} exists: nothing is rendered yet",
-                        output.branch
+                        output.branch.value
                     ));
                 }
                 repo.current_state(tip, path, &expected())?

@@ -112,9 +112,16 @@ impl Repo {
             .remote_callbacks(auth.callbacks())
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
-        connection
-            .fetch(&[format!("+{head}:{tracking}")], Some(&mut options), None)
-            .map_err(|e| auth.error(&context, e))?;
+        let refspec = format!("+{head}:{tracking}");
+        let mut attempts = 0;
+        // Another run in the same repository may hold the tracking ref's lock for a moment.
+        while let Err(e) = connection.fetch(&[refspec.as_str()], Some(&mut options), None) {
+            if !lock_taken(&e) || attempts == 50 {
+                return Err(auth.error(&context, e));
+            }
+            attempts += 1;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let tip = connection
             .list()
             .map_err(|e| auth.error(&context, e))?
@@ -354,6 +361,14 @@ fn swap(
             result => return result.map(drop),
         }
     }
+}
+
+/// Whether `error` says a ref's lock file is held: libgit2 reports it as `Locked`, or, when a
+/// fetch updates a ref, as an OS error naming the `.lock` file ("failed to create locked
+/// file", "failed to lock file ... for writing").
+fn lock_taken(error: &git2::Error) -> bool {
+    error.code() == ErrorCode::Locked
+        || (error.class() == git2::ErrorClass::Os && error.message().contains(".lock'"))
 }
 
 /// `refs/heads/<branch>`, if that is a valid ref name.

@@ -50,10 +50,10 @@ pub fn fleet(doc: &FleetDocument, file: &Arc<str>, out: &mut Diagnostics) {
     metadata("fleet", &doc.metadata, file, out);
     let spec = &doc.spec;
     let output = &spec.output;
-    if let Err(e) = check_branch(&output.branch) {
+    if let Err(e) = check_branch(&output.branch.value) {
         out.push(Diagnostic::new(
-            Origin::file(file),
-            format!("spec.output.branch {:?} {e}", output.branch),
+            origin(file, &output.branch),
+            format!("spec.output.branch {:?} {e}", output.branch.value),
         ));
     }
     if let Err(e) = check_relative_path(&output.path.value) {
@@ -85,19 +85,19 @@ pub fn fleet(doc: &FleetDocument, file: &Arc<str>, out: &mut Diagnostics) {
         ));
     }
     let github = &spec.github;
-    if let Err(e) = check_branch(&github.branch) {
+    if let Err(e) = check_branch(&github.branch.value) {
         out.push(Diagnostic::new(
-            Origin::file(file),
-            format!("spec.github.branch {:?} {e}", github.branch),
+            origin(file, &github.branch),
+            format!("spec.github.branch {:?} {e}", github.branch.value),
         ));
     }
-    if github.branch == output.branch {
+    if github.branch.value == output.branch.value {
         out.push(
             Diagnostic::new(
-                Origin::file(file),
+                origin(file, &github.branch),
                 format!(
                     "spec.github.branch and spec.output.branch are both {:?}",
-                    github.branch
+                    github.branch.value
                 ),
             )
             .hint("waves are pushed to spec.github.branch and merged into spec.output.branch: they must differ"),

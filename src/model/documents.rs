@@ -140,7 +140,8 @@ fn default_management_kubeconfig_secret() -> Spanned<String> {
 pub struct Output {
     /// The branch Flux on every cluster follows.
     #[serde(default = "default_branch")]
-    pub branch: String,
+    #[schemars(with = "String")]
+    pub branch: Spanned<String>,
     /// The folder, inside that branch, holding one folder per cluster.
     #[serde(default = "default_path")]
     #[schemars(with = "String")]
@@ -167,8 +168,8 @@ impl Default for Output {
     }
 }
 
-fn default_branch() -> String {
-    "fleeet/rendered".into()
+fn default_branch() -> Spanned<String> {
+    unlocated("fleeet/rendered".into())
 }
 
 fn default_path() -> Spanned<String> {
@@ -189,7 +190,8 @@ fn default_source_name() -> Spanned<String> {
 pub struct GithubSettings {
     /// The branch each wave is pushed to before it is merged into the rendered branch.
     #[serde(default = "default_pr_branch")]
-    pub branch: String,
+    #[schemars(with = "String")]
+    pub branch: Spanned<String>,
     /// Labels put on the pull request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
@@ -212,8 +214,8 @@ impl Default for GithubSettings {
     }
 }
 
-fn default_pr_branch() -> String {
-    "fleeet/next".into()
+fn default_pr_branch() -> Spanned<String> {
+    unlocated("fleeet/next".into())
 }
 
 /// How Cluster API clusters become inventory clusters. Its templates see the Cluster API

@@ -385,6 +385,16 @@ fn fleet_file_errors_name_their_place() {
             "fleet.yaml:7:11: spec.output.path must be a plain relative path",
         ),
         (
+            "an invalid branch",
+            format!("{head}spec:\n  output:\n    branch: a..b\n"),
+            "fleet.yaml:7:13: spec.output.branch \"a..b\" is not a valid git branch name",
+        ),
+        (
+            "one branch for both",
+            format!("{head}spec:\n  github:\n    branch: fleeet/rendered\n"),
+            "fleet.yaml:7:13: spec.github.branch and spec.output.branch are both",
+        ),
+        (
             "two documents",
             format!("{head}---\n{head}"),
             "fleet.yaml:6:1: a second YAML document (---) where one is expected",
