@@ -236,18 +236,7 @@ impl Loop {
         self.fleet_box.wait_for(
             &format!("hello v{version} Ready on {cluster}"),
             FLUX,
-            || {
-                let k = self.kustomization(cluster)?;
-                let ready = condition(&k, "Ready");
-                let revision = k["status"]["lastAppliedRevision"]
-                    .as_str()
-                    .unwrap_or_default();
-                if ready["status"] == "True" && revision.starts_with(&format!("v{version}@")) {
-                    Ok(k)
-                } else {
-                    Err(format!("{ready} at {revision:?}"))
-                }
-            },
+            || ready_at(self.kustomization(cluster)?, version),
         )
     }
 
@@ -275,6 +264,19 @@ impl Loop {
                 Ok(run)
             }
         })
+    }
+}
+
+/// The Kustomization `k` if it is Ready at tag `v<version>`, else what it says.
+fn ready_at(k: Value, version: &str) -> Result<Value, String> {
+    let ready = condition(&k, "Ready");
+    let revision = k["status"]["lastAppliedRevision"]
+        .as_str()
+        .unwrap_or_default();
+    if ready["status"] == "True" && revision.starts_with(&format!("v{version}@")) {
+        Ok(k)
+    } else {
+        Err(format!("{ready} at {revision:?}"))
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{FLUX, Loop, condition, hello_module, management_identity};
+use super::{FLUX, Loop, condition, hello_module, management_identity, ready_at};
 use crate::support::fleet_box::{FleetBox, git};
 
 const MGMT: &str = "mgmt";
@@ -156,16 +156,10 @@ impl Loop {
             &format!("{name} Ready at v{version} on mgmt"),
             ONBOARDING,
             || {
-                let k = self.remote(name).ok_or("not there yet")?;
-                let ready = condition(&k, "Ready");
-                let revision = k["status"]["lastAppliedRevision"]
-                    .as_str()
-                    .unwrap_or_default();
-                if ready["status"] == "True" && revision.starts_with(&format!("v{version}@")) {
-                    Ok(k)
-                } else {
-                    Err(format!("{ready} at {revision:?}"))
-                }
+                ready_at(
+                    self.remote(name).ok_or("not there yet")?.to_owned(),
+                    version,
+                )
             },
         )
     }
