@@ -16,7 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::Error;
-use crate::git::{Auth, Identity, PushOutcome, Repo};
+use crate::git::{Auth, Base, Identity, PushOutcome, Repo};
 use crate::github::{MergeMethod, MergeOutcome, PullRequestSpec, Target, runtime};
 use crate::health::HealthSnapshot;
 use crate::model::Fleet;
@@ -142,7 +142,13 @@ pub fn reconcile(
         }
 
         let files = stage("layout", || renderer.layout().branch_files(&plan.next));
-        let base = rendered.map(|c| repo.tree_of(c)).transpose()?;
+        let base = rendered
+            .map(|commit| repo.tree_of(commit))
+            .transpose()?
+            .map(|tree| Base {
+                tree,
+                files: &current.files,
+            });
         let tree = stage("tree write", || {
             repo.write_managed_tree(base, &files, &Repo::managed_folders(&output.path.value))
         })?;

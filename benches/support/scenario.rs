@@ -116,7 +116,7 @@ impl RolloutInProgress {
         let rendered = Renderer::new(&before, &env)
             .and_then(|r| r.render_all())
             .unwrap_or_else(|e| panic!("{e}"));
-        let previous = CurrentState::from_files(&layout::files(&rendered, &path), &path);
+        let previous = CurrentState::from_files(layout::files(&rendered, &path), &path);
 
         let fleet = load_with(shape, policy);
         let renderer = Renderer::new(&fleet, &env).unwrap_or_else(|e| panic!("{e}"));
@@ -129,7 +129,7 @@ impl RolloutInProgress {
             health: None,
             now,
         });
-        let current = CurrentState::from_files(&layout::branch_files(&first.next, &path), &path);
+        let current = CurrentState::from_files(layout::branch_files(&first.next, &path), &path);
         let health = healthy(&renderer, &current.branch);
         drop(renderer);
         RolloutInProgress {

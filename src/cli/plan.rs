@@ -78,7 +78,7 @@ pub fn plan_step(
     // What the branch mostly holds: its files that match are not read (see current_state).
     let expected = || stage("layout", || renderer.layout().files(&desired));
     let current = match (&state.current_dir, &state.current) {
-        (Some(dir), _) => CurrentState::from_files(&read_tree(dir)?, path),
+        (Some(dir), _) => CurrentState::from_files(read_tree(dir)?, path),
         (None, Some(rev)) => {
             let repo = Repo::open(state.repo.as_deref().unwrap_or(fleet_dir))?;
             let tip = repo.resolve(rev)?;

@@ -34,7 +34,7 @@ impl Repo {
             self.read_files_expecting(tip, &Self::managed_folders(path), expected)
         })?;
         let mut state = stage("parse the current tree", || {
-            CurrentState::from_files(&files, path)
+            CurrentState::from_files(files, path)
         });
         let paths = state.history_paths(path);
         let landed_at = stage("read history", || self.last_changed(tip, &paths))?;

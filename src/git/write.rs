@@ -13,11 +13,31 @@ use crate::layout::Files;
 const FILE: i32 = 0o100644;
 const FOLDER: i32 = 0o040000;
 
+/// The tree a write builds on, with the files it holds under the managed folders as read: a
+/// folder whose files are those is kept by id, without reading or hashing anything in it, so
+/// a write costs what changed, not what the branch holds.
+#[derive(Clone, Copy)]
+pub struct Base<'a> {
+    pub tree: Oid,
+    /// Every file under the managed folders of `tree`, by path.
+    pub files: &'a Files,
+}
+
 impl Repo {
     /// Writes the tree holding exactly `files` and returns its id. Blobs and whole folders that
     /// are the same in `base_tree` are reused by id, not written again. No work tree or index is
     /// touched. Without files, this is the empty tree.
     pub fn write_tree(&self, base_tree: Option<Oid>, files: &Files) -> Result<Oid, Error> {
+        self.write_tree_on(base_tree, None, files)
+    }
+
+    /// [`Repo::write_tree`], taking the folders `known` says are unchanged from `base_tree`.
+    fn write_tree_on(
+        &self,
+        base_tree: Option<Oid>,
+        known: Option<Known<'_>>,
+        files: &Files,
+    ) -> Result<Oid, Error> {
         let entries: Vec<(&str, &[u8])> = files
             .iter()
             .map(|(path, text)| check_path(path).map(|()| (path.as_str(), text.as_bytes())))
@@ -32,24 +52,29 @@ impl Repo {
         let scratch = Scratch::new(&self.repo)?;
         let mut writer = TreeWriter {
             repo: &scratch.repo,
+            known,
             written: Vec::new(),
         };
-        let tree = writer.folder(base.as_ref(), &entries, 0)?;
+        let tree = writer.folder(base.as_ref(), &entries, 0, false)?;
         scratch.store_as_pack(&writer.written, &self.repo)?;
         Ok(tree)
     }
 
     /// Writes the tree whose top-level folders `managed` hold exactly `files` (all under them),
-    /// and whose other top-level entries are those of `base_tree`, reused by id: files fleeet
+    /// and whose other top-level entries are those of the base tree, reused by id: files fleeet
     /// does not own on the rendered branch (a README, say) survive its commits.
     pub fn write_managed_tree(
         &self,
-        base_tree: Option<Oid>,
+        base: Option<Base<'_>>,
         files: &Files,
         managed: &[&str],
     ) -> Result<Oid, Error> {
-        let ours = self.write_tree(base_tree, files)?;
-        let Some(base) = base_tree else {
+        let known = base.map(|base| Known {
+            files: base.files,
+            managed,
+        });
+        let ours = self.write_tree_on(base.map(|b| b.tree), known, files)?;
+        let Some(Base { tree: base, .. }) = base else {
             return Ok(ours);
         };
         let context = || format!("keeping the files of tree {base} fleeet does not own");
@@ -152,20 +177,52 @@ impl Scratch {
     }
 }
 
+/// The files a base tree holds under its top-level folders `managed`.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    files: &'a Files,
+    managed: &'a [&'a str],
+}
+
+impl Known<'_> {
+    /// Whether the base holds exactly `entries` (sorted, full paths) in the folder `folder`
+    /// (a path ending in `/`).
+    fn holds(&self, folder: &str, entries: &[(&str, &[u8])]) -> bool {
+        let mut base = self
+            .files
+            .range::<str, _>((
+                std::ops::Bound::Included(folder),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(path, _)| path.starts_with(folder));
+        entries.iter().all(|&(path, bytes)| {
+            base.next().is_some_and(|(base_path, text)| {
+                // Mostly the very text the render made: compare addresses first.
+                base_path == path
+                    && (std::ptr::eq(text.as_bytes(), bytes) || text.as_bytes() == bytes)
+            })
+        }) && base.next().is_none()
+    }
+}
+
 /// Writes folders and files into a repository as trees and blobs, noting which it wrote.
-struct TreeWriter<'r> {
+struct TreeWriter<'r, 'k> {
     repo: &'r Repository,
+    /// What the base holds, to keep unchanged folders without reading them.
+    known: Option<Known<'k>>,
     written: Vec<Oid>,
 }
 
-impl<'r> TreeWriter<'r> {
+impl<'r> TreeWriter<'r, '_> {
     /// Writes the folder holding `entries` (full paths, sorted, with the folder's own path the
-    /// first `at` bytes of each) and returns its id; `base` is the same folder in the base tree.
+    /// first `at` bytes of each) and returns its id; `base` is the same folder in the base tree,
+    /// and `within_known` says whether [`TreeWriter::known`] holds all of its files.
     fn folder(
         &mut self,
         base: Option<&Tree<'_>>,
         entries: &[(&str, &[u8])],
         at: usize,
+        within_known: bool,
     ) -> Result<Oid, Error> {
         let mut children: Vec<(&str, Oid, i32)> = Vec::new();
         let mut rest = entries;
@@ -185,8 +242,23 @@ impl<'r> TreeWriter<'r> {
                             p.as_bytes().get(..inner) == path.as_bytes().get(..inner)
                         })
                         .count();
-                    let sub_base = base.and_then(|tree| self.subtree(tree, name));
-                    let id = self.folder(sub_base.as_ref(), &rest[..count], inner)?;
+                    let inside = &rest[..count];
+                    let within_known = self.known.is_some_and(|known| {
+                        within_known || (at == 0 && known.managed.contains(&name))
+                    });
+                    let kept = base
+                        .and_then(|tree| tree.get_name(name))
+                        .filter(|entry| entry.kind() == Some(ObjectType::Tree))
+                        .filter(|_| within_known)
+                        .filter(|_| self.known.is_some_and(|k| k.holds(&path[..inner], inside)))
+                        .map(|entry| entry.id());
+                    let id = match kept {
+                        Some(id) => id,
+                        None => {
+                            let sub_base = base.and_then(|tree| self.subtree(tree, name));
+                            self.folder(sub_base.as_ref(), inside, inner, within_known)?
+                        }
+                    };
                     children.push((name, id, FOLDER));
                     rest = &rest[count..];
                 }
@@ -224,7 +296,7 @@ impl<'r> TreeWriter<'r> {
     /// The id of the blob holding `bytes`, written unless `base` has it at `name` already.
     fn blob(&mut self, base: Option<&Tree<'_>>, name: &str, bytes: &[u8]) -> Result<Oid, Error> {
         let context = || format!("writing the file {name}");
-        let id = Oid::hash_object(ObjectType::Blob, bytes).map_err(failed(context()))?;
+        let id = super::blob_id(bytes);
         let unchanged = base
             .and_then(|tree| tree.get_name(name))
             .is_some_and(|e| e.id() == id && e.filemode() == FILE);
@@ -303,7 +375,13 @@ mod tests {
             (".fleeet/rollouts/x.yaml", "r"),
         ]);
         let base = repo.write_tree(None, &before).unwrap();
+        let mut managed = before.clone();
+        managed.remove("README.md");
         let next = files(&[("clusters/a/x.yaml", "2")]);
+        let base = Base {
+            tree: base,
+            files: &managed,
+        };
         let tree = repo
             .write_managed_tree(Some(base), &next, &["clusters", ".fleeet"])
             .unwrap();
@@ -315,6 +393,39 @@ mod tests {
             all,
             files(&[("README.md", "hello"), ("clusters/a/x.yaml", "2")])
         );
+    }
+
+    #[test]
+    fn a_write_on_a_read_base_makes_the_tree_a_whole_write_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let before = fleet_files(40, "1.0");
+        let base = repo.write_tree(None, &before).unwrap();
+        let commit = repo.commit(&[], base, "t", &identity(1)).unwrap();
+        let read = repo.read_files(commit, &["clusters", ".fleeet"]).unwrap();
+
+        let mut next = before.clone();
+        next.insert("clusters/c3/m1.yaml".into(), "changed".into());
+        next.remove("clusters/c7/m2.yaml");
+        next.remove("clusters/c8/m0.yaml");
+        next.insert(
+            "clusters/c8/m0/release.yaml".into(),
+            "a file became a folder".into(),
+        );
+        next.insert("clusters/new/kustomization.yaml".into(), "k".into());
+        next.remove(".fleeet/rollouts/m0.yaml");
+        let base = Base {
+            tree: base,
+            files: &read,
+        };
+        let ours = repo
+            .write_managed_tree(Some(base), &next, &["clusters", ".fleeet"])
+            .unwrap();
+        assert_eq!(ours, repo.write_tree(None, &next).unwrap());
+        let unchanged = repo
+            .write_managed_tree(Some(base), &before, &["clusters", ".fleeet"])
+            .unwrap();
+        assert_eq!(unchanged, base.tree);
     }
 
     #[test]

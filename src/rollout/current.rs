@@ -20,12 +20,15 @@ pub struct CurrentState {
     pub landed_at: Option<BTreeMap<String, Timestamp>>,
     /// What was found on the branch but not understood.
     pub notes: Vec<String>,
+    /// The files read, by path: a tree written on top of the branch compares its folders with
+    /// them rather than reading the branch again.
+    pub files: Files,
 }
 
 impl CurrentState {
     /// Reads the rendered branch's files; clusters are under `path`.
-    pub fn from_files(files: &Files, path: &str) -> CurrentState {
-        let branch = layout::parse(files, path);
+    pub fn from_files(files: Files, path: &str) -> CurrentState {
+        let branch = layout::parse(&files, path);
         let mut notes = branch.problems.clone();
         let mut records = BTreeMap::new();
         for (module, text) in &branch.records {
@@ -43,6 +46,7 @@ impl CurrentState {
             records,
             landed_at: None,
             notes,
+            files,
         }
     }
 

@@ -169,7 +169,7 @@ impl Branchy {
         for file in before.keys().filter(|f| !after.contains_key(*f)) {
             landed.insert(file.clone(), now);
         }
-        self.state = CurrentState::from_files(&after, path);
+        self.state = CurrentState::from_files(after, path);
         self.state.landed_at = Some(landed);
     }
 
