@@ -28,6 +28,7 @@
 //! compare-and-swap under the remote's ref lock: the same guarantee.
 
 mod current;
+mod pack;
 mod read;
 mod remote;
 mod since;

@@ -10,7 +10,7 @@ use git2::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{Repo, git_error};
+use super::{Repo, git_error, pack};
 use crate::Error;
 
 /// How fleeet authenticates to a remote over HTTPS. The token is never shown: not in errors,
@@ -237,13 +237,9 @@ impl Repo {
                 walk.hide(tip).map_err(failed)?;
             }
         }
-        let mut pack = self.repo.packbuilder().map_err(failed)?;
-        pack.set_threads(0);
-        pack.insert_walk(&mut walk).map_err(failed)?;
-        if pack.object_count() > 0 {
-            let packs = remote.path().join("objects").join("pack");
-            pack.write(&packs, 0).map_err(failed)?;
-        }
+        let new = walk.collect::<Result<Vec<_>, _>>().map_err(failed)?;
+        let objects = pack::changed_objects(&self.repo, &new).map_err(failed)?;
+        pack::copy_as_pack(&self.repo, &objects, &remote)?;
 
         match swap(&remote, head, local, expected) {
             Ok(_) => Ok(PushOutcome::Pushed),
@@ -442,6 +438,58 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path()).unwrap();
         (dir, repo)
+    }
+
+    #[test]
+    fn a_push_sends_what_changed_and_the_remote_can_read_all_of_it() {
+        let remote = bare_remote();
+        let objects = |repo: &Repo| {
+            let mut count = 0;
+            repo.repo
+                .odb()
+                .unwrap()
+                .foreach(|_| {
+                    count += 1;
+                    true
+                })
+                .unwrap();
+            count
+        };
+        let (_dir, repo) = local();
+        let mut before = crate::layout::Files::new();
+        for c in 0..20 {
+            for m in 0..3 {
+                before.insert(
+                    format!("clusters/c{c}/m{m}.yaml"),
+                    format!("{c} {m} v1").into(),
+                );
+            }
+        }
+        let first = commit(&repo, &[], &before, 1);
+        let push = |commit, expected| {
+            repo.push_with_lease(&remote.path, commit, "next", expected, &Auth::none())
+                .unwrap()
+        };
+        assert_eq!(push(first, None), PushOutcome::Pushed);
+        assert_eq!(objects(&remote.repo), 1 + 1 + 1 + 20 + 60);
+
+        let mut after = before.clone();
+        after.insert("clusters/c3/m1.yaml".into(), "changed".into());
+        after.remove("clusters/c4/m0.yaml");
+        after.insert(
+            "clusters/c4/m0/release.yaml".into(),
+            "a file became a folder".into(),
+        );
+        after.insert("clusters/new/m0.yaml".into(), "a new folder".into());
+        let second = commit(&repo, &[first], &after, 2);
+        assert_eq!(push(second, Some(first)), PushOutcome::Pushed);
+        // The commit, the root and clusters/, c3/ and its changed file, c4/ with its new folder
+        // and file, new/ and its file: nothing else.
+        assert_eq!(objects(&remote.repo), 83 + 1 + 2 + 2 + 3 + 2);
+        assert_eq!(
+            remote.repo.read_files(second, &["clusters"]).unwrap(),
+            after
+        );
     }
 
     #[test]

@@ -2,9 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use std::io::Write;
-
-use git2::{Buf, ObjectType, Odb, Oid, Repository, Signature, Tree};
+use git2::{ObjectType, Odb, Oid, Repository, Signature, Tree};
 
 use super::{Identity, Repo, failed};
 use crate::Error;
@@ -56,7 +54,7 @@ impl Repo {
             written: Vec::new(),
         };
         let tree = writer.folder(base.as_ref(), &entries, 0, false)?;
-        scratch.store_as_pack(&writer.written, &self.repo)?;
+        super::pack::copy_as_pack(&scratch.repo, &writer.written, &self.repo)?;
         Ok(tree)
     }
 
@@ -152,28 +150,6 @@ impl Scratch {
             .map_err(failed(context()))?;
         drop(odb);
         Ok(Scratch { repo: scratch })
-    }
-
-    /// Stores the objects `ids` (written here, or already in `repo`) in `repo` as one pack file.
-    fn store_as_pack(&self, ids: &[Oid], repo: &Repository) -> Result<(), Error> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let context = || format!("writing {} new git objects as a pack", ids.len());
-        let mut builder = self.repo.packbuilder().map_err(failed(context()))?;
-        builder.set_threads(0); // one per CPU, for the search for deltas
-        for &id in ids {
-            builder.insert_object(id, None).map_err(failed(context()))?;
-        }
-        let mut pack = Buf::new();
-        builder.write_buf(&mut pack).map_err(failed(context()))?;
-        let odb = repo.odb().map_err(failed(context()))?;
-        let mut writer = odb.packwriter().map_err(failed(context()))?;
-        writer
-            .write_all(&pack)
-            .map_err(|e| Error::io(&repo.path().join("objects"), e))?;
-        writer.commit().map_err(failed(context()))?;
-        Ok(())
     }
 }
 
