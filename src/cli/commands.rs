@@ -75,7 +75,7 @@ pub fn render(args: RenderArgs) -> anyhow::Result<()> {
     .map_err(Error::from)?;
     let files = renderer.layout().files(&rendered);
     let summary = write::write_dir(&args.out, &files)?;
-    match args.format {
+    let printed = match args.format {
         Format::Json => print_json(&serde_json::json!({
             "out": args.out,
             "clusters": rendered.clusters.len(),
@@ -97,7 +97,11 @@ pub fn render(args: RenderArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-    }
+    };
+    super::leave((files, rendered));
+    super::leave(renderer);
+    super::leave(fleet);
+    printed
 }
 
 pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {

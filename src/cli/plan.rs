@@ -143,6 +143,9 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
             summary.removed
         );
     }
+    super::leave(plan);
+    super::leave(renderer);
+    super::leave(fleet);
     Ok(())
 }
 

@@ -137,6 +137,9 @@ pub fn reconcile(args: ReconcileArgs) -> anyhow::Result<()> {
             eprintln!("{line}");
         }
     }
+    super::leave((report, health, desired));
+    super::leave(renderer);
+    super::leave(fleet);
     Ok(())
 }
 
