@@ -101,7 +101,7 @@ fn health(fleet: &Path, current: &Path, out: &Path) -> anyhow::Result<()> {
     let fleet = fleeet::load::load(&FleetFiles::read_dir(fleet)?)?;
     let env = fleeet::template::sandbox();
     let renderer = Renderer::new(&fleet, &env)?;
-    let state = CurrentState::from_files(&read_tree(current)?, &fleet.spec.output.path.value);
+    let state = CurrentState::from_files(read_tree(current)?, &fleet.spec.output.path.value);
     let snapshot = support::scenario::healthy(&renderer, &state.branch);
     let text = snapshot.to_text_for(&out.to_string_lossy());
     std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))

@@ -78,9 +78,9 @@ pub fn fleet(doc: &FleetDocument, file: &Arc<str>, out: &mut Diagnostics) {
             ));
         }
     }
-    for problem in spec.rollout.problems() {
+    for problem in spec.rollout.value.problems() {
         out.push(Diagnostic::new(
-            Origin::file(file),
+            origin(file, &spec.rollout),
             format!("spec.rollout: {problem}"),
         ));
     }

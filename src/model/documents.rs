@@ -76,7 +76,7 @@ pub struct FleetDocument {
 }
 
 /// The settings of a fleet.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FleetSpec {
     #[serde(default)]
@@ -85,8 +85,9 @@ pub struct FleetSpec {
     #[serde(default, skip_serializing_if = "JsonMap::is_empty")]
     pub values: JsonMap,
     /// The default rollout policy of every module.
-    #[serde(default)]
-    pub rollout: RolloutPolicy,
+    #[serde(default = "default_rollout")]
+    #[schemars(with = "RolloutPolicy")]
+    pub rollout: Spanned<RolloutPolicy>,
     /// Pull-request settings for `fleeet reconcile`.
     #[serde(default)]
     pub github: GithubSettings,
@@ -100,6 +101,20 @@ pub struct FleetSpec {
     /// it, each cluster is bootstrapped by hand (`fleeet bootstrap`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub management: Option<ManagementSettings>,
+}
+
+impl Default for FleetSpec {
+    fn default() -> Self {
+        FleetSpec {
+            output: Output::default(),
+            values: JsonMap::default(),
+            rollout: default_rollout(),
+            github: GithubSettings::default(),
+            inventory: InventorySettings::default(),
+            health: HealthSettings::default(),
+            management: None,
+        }
+    }
 }
 
 /// How the management cluster bootstraps the other clusters: it applies their bootstrap
@@ -275,7 +290,10 @@ pub struct HealthSettings {
     #[serde(default = "default_kubeconfig_secret")]
     pub kubeconfig_secret: String,
     /// How many clusters are read at once (default 32).
-    #[serde(default = "default_concurrency")]
+    #[serde(
+        default = "default_concurrency",
+        deserialize_with = "super::number::at_least_one"
+    )]
     #[schemars(with = "u32", range(min = 1))]
     pub concurrency: std::num::NonZeroU32,
     /// How long reading one cluster may take before it is reported unreachable, and how long
@@ -292,6 +310,10 @@ impl Default for HealthSettings {
             timeout: default_health_timeout(),
         }
     }
+}
+
+fn default_rollout() -> Spanned<RolloutPolicy> {
+    unlocated(RolloutPolicy::default())
 }
 
 fn default_kubeconfig_secret() -> String {

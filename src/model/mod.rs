@@ -5,6 +5,7 @@ pub mod budget;
 pub mod documents;
 pub mod duration;
 pub mod names;
+pub mod number;
 pub mod rollout;
 pub mod selector;
 pub mod value;
@@ -97,8 +98,8 @@ impl Module {
     /// The module's rollout policy over the fleet's, with defaults.
     pub fn policy(&self, fleet: &FleetSpec) -> Policy {
         match &self.spec.rollout {
-            Some(policy) => policy.value.resolve(&fleet.rollout),
-            None => fleet.rollout.resolve(&RolloutPolicy::default()),
+            Some(policy) => policy.value.resolve(&fleet.rollout.value),
+            None => fleet.rollout.value.resolve(&RolloutPolicy::default()),
         }
     }
 

@@ -65,10 +65,18 @@ pub struct WaveSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
     /// Take at most this many clusters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::number::optional"
+    )]
     pub count: Option<u32>,
     /// Take this percentage (1-100, rounded up) of the clusters still untaken.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::number::optional"
+    )]
     pub percent: Option<u32>,
     /// Overrides the policy's `maxUnavailable` for this wave.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -219,7 +219,7 @@ fn context<'i, 'a>(inputs: &'i Inputs<'a>, name: &'i str) -> Context<'i, 'a> {
     let module = index.map(|m| &fleet.modules[m]);
     let policy = match module {
         Some(module) => module.policy(&fleet.spec),
-        None => fleet.spec.rollout.resolve(&RolloutPolicy::default()),
+        None => fleet.spec.rollout.value.resolve(&RolloutPolicy::default()),
     };
     Context {
         inputs,

@@ -372,7 +372,19 @@ fn fleet_file_errors_name_their_place() {
         (
             "a wrong type",
             format!("{head}spec:\n  health:\n    concurrency: many\n"),
-            "fleet.yaml:7:18: invalid u32",
+            "fleet.yaml:7:5: invalid type: string \"many\", expected a whole number of at least 1",
+        ),
+        (
+            "a wave's count not a number",
+            format!("{head}spec:\n  rollout:\n    waves:\n      - name: one\n        count: few\n"),
+            "fleet.yaml:9:9: invalid type: string \"few\", expected a whole number",
+        ),
+        (
+            "a wave that cannot be",
+            format!(
+                "{head}spec:\n  rollout:\n    waves:\n      - name: one\n        percent: 250\n"
+            ),
+            "fleet.yaml:7:5: spec.rollout: wave \"one\": percent must be between 1 and 100, not 250",
         ),
         (
             "an invalid name",
