@@ -30,7 +30,7 @@ fn run(data: &[u8]) {
         let _ = layout::pointer_version(content);
         let _ = RolloutRecord::parse("record.yaml", content);
     }
-    let current = CurrentState::from_files(&files, "clusters");
+    let current = CurrentState::from_files(files.clone(), "clusters");
     // Nothing is dropped: every file is written back, changed only if fleeet regenerates it.
     let back = layout::branch_files(&current.branch, "clusters");
     for (path, content) in &files {
