@@ -5,7 +5,8 @@
 //! each file and compares it with the same path in a base tree; an unchanged blob is reused by
 //! id, and a folder whose entries all match the base keeps the base's subtree id and is not
 //! written at all. One changed pointer among 200,000 files writes that blob and the trees on its
-//! path, nothing else. The new objects are kept in memory while the tree is built and stored
+//! path, nothing else. Given the files the base holds as read ([`Base`]), a folder whose files
+//! are those is kept by id without even being read. The new objects are kept in memory while the tree is built and stored
 //! as one pack file: a first write of 10,000 clusters is 250,000 objects, and as loose objects
 //! that is 250,000 files.
 //!
@@ -25,7 +26,8 @@
 //! back per ref through `push_update_reference`, not as an error of the push, so it is checked
 //! too. libgit2's local transport (a path or `file://` URL) does not compare the old id when it
 //! moves an existing ref, so for those remotes fleeet copies the objects itself and moves the ref with a
-//! compare-and-swap under the remote's ref lock: the same guarantee.
+//! compare-and-swap under the remote's ref lock: the same guarantee. It sends what changed,
+//! path by path against the parents, as git's sparse walk does.
 
 mod current;
 mod pack;

@@ -223,11 +223,8 @@ impl<'r> TreeWriter<'r, '_> {
                         within_known || (at == 0 && known.managed.contains(&name))
                     });
                     let kept = base
-                        .and_then(|tree| tree.get_name(name))
-                        .filter(|entry| entry.kind() == Some(ObjectType::Tree))
                         .filter(|_| within_known)
-                        .filter(|_| self.known.is_some_and(|k| k.holds(&path[..inner], inside)))
-                        .map(|entry| entry.id());
+                        .and_then(|tree| self.unchanged(tree, name, &path[..inner], inside));
                     let id = match kept {
                         Some(id) => id,
                         None => {
@@ -267,6 +264,20 @@ impl<'r> TreeWriter<'r, '_> {
         let id = builder.write().map_err(failed(context()))?;
         self.written.push(id);
         Ok(id)
+    }
+
+    /// The id of the folder `name` of `base` (the folder `folder` of the whole tree), if
+    /// [`TreeWriter::known`] says it holds exactly `entries`.
+    fn unchanged(
+        &self,
+        base: &Tree<'_>,
+        name: &str,
+        folder: &str,
+        entries: &[(&str, &[u8])],
+    ) -> Option<Oid> {
+        let entry = base.get_name(name)?;
+        let known = self.known?;
+        (entry.kind() == Some(ObjectType::Tree) && known.holds(folder, entries)).then(|| entry.id())
     }
 
     /// The id of the blob holding `bytes`, written unless `base` has it at `name` already.
