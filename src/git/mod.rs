@@ -194,6 +194,20 @@ pub(crate) mod testing {
             .collect()
     }
 
+    /// The number of objects in `repo`, loose or packed (an object in two packs counts twice).
+    pub fn objects(repo: &Repo) -> usize {
+        let mut count = 0;
+        repo.repo
+            .odb()
+            .unwrap()
+            .foreach(|_| {
+                count += 1;
+                true
+            })
+            .unwrap();
+        count
+    }
+
     /// A commit of exactly `files` on `parents`, at `second`.
     pub fn commit(repo: &Repo, parents: &[Oid], files: &Files, second: i64) -> Oid {
         let tree = repo.write_tree(None, files).unwrap();

@@ -443,18 +443,6 @@ mod tests {
     #[test]
     fn a_push_sends_what_changed_and_the_remote_can_read_all_of_it() {
         let remote = bare_remote();
-        let objects = |repo: &Repo| {
-            let mut count = 0;
-            repo.repo
-                .odb()
-                .unwrap()
-                .foreach(|_| {
-                    count += 1;
-                    true
-                })
-                .unwrap();
-            count
-        };
         let (_dir, repo) = local();
         let mut before = crate::layout::Files::new();
         for c in 0..20 {

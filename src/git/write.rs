@@ -325,20 +325,6 @@ mod tests {
     use super::super::testing::*;
     use super::*;
 
-    /// The number of objects in `repo`, loose or packed.
-    fn objects(repo: &Repo) -> usize {
-        let mut count = 0;
-        repo.repo
-            .odb()
-            .unwrap()
-            .foreach(|_| {
-                count += 1;
-                true
-            })
-            .unwrap();
-        count
-    }
-
     fn fleet_files(clusters: usize, version: &str) -> Files {
         let mut files = Files::new();
         for c in 0..clusters {
