@@ -12,7 +12,7 @@ use super::record::{PairProblem, RolloutRecord};
 use super::rollback;
 use super::summary::{count_clusters, describe, wave_plans};
 use super::windows::Gate;
-use super::{Change, ChangeKind, Evidence, ModulePlan, ModuleState, WindowWait};
+use super::{Change, Evidence, ModulePlan, ModuleState, WindowWait};
 
 /// How the waves before the current one stand.
 pub enum Earlier<'j> {
@@ -77,18 +77,13 @@ pub fn apply_wave(
         }
         let from = pair.current.as_ref().map(|p| p.version.clone());
         let to = pair.desired.map(|p| p.version.clone());
-        step.changes.push(Change {
-            cluster: cluster.clone(),
-            module: ctx.name.to_string(),
-            kind: match (&from, &to) {
-                (None, _) => ChangeKind::Add,
-                (_, None) => ChangeKind::Remove,
-                _ => ChangeKind::Update,
-            },
+        step.changes.push(Change::new(
+            cluster.clone(),
+            ctx.name.to_string(),
             from,
             to,
-            wave: Some(wave.clone()),
-        });
+            Some(wave.clone()),
+        ));
         step.set.insert(cluster.clone(), pair.desired.cloned());
         rollback::save_before(ctx, record, pair);
         changed += 1;

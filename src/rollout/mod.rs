@@ -105,14 +105,13 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     for cluster in &removed_clusters {
         if let Some(modules) = next.pointers.clusters.remove(cluster) {
             for (module, pointer) in modules {
-                changes.push(Change {
-                    cluster: cluster.clone(),
+                changes.push(Change::new(
+                    cluster.clone(),
                     module,
-                    kind: ChangeKind::Remove,
-                    from: Some(pointer.version),
-                    to: None,
-                    wave: None,
-                });
+                    Some(pointer.version),
+                    None,
+                    None,
+                ));
             }
         }
     }

@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::Change;
 use super::module::{Context, Step};
 use super::windows::Gate;
-use super::{Change, ChangeKind};
 use crate::model::NewClusters;
 use crate::render::Pointer;
 
@@ -107,14 +107,13 @@ pub fn place_newcomers(
             continue;
         }
         if let Ok(pointer) = ctx.inputs.renderer.render_pair(pair.cluster, m, stable) {
-            step.changes.push(Change {
-                cluster: pair.name.to_string(),
-                module: ctx.name.to_string(),
-                kind: ChangeKind::Add,
-                from: None,
-                to: Some(stable.to_string()),
-                wave: None,
-            });
+            step.changes.push(Change::new(
+                pair.name.to_string(),
+                ctx.name.to_string(),
+                None,
+                Some(stable.to_string()),
+                None,
+            ));
             step.set
                 .insert(pair.name.to_string(), Some(pointer.clone()));
             pair.current = Some(Cow::Owned(pointer));

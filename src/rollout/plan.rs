@@ -155,6 +155,32 @@ pub struct Change {
     pub wave: Option<String>,
 }
 
+impl Change {
+    /// The change of `module` on `cluster` from version `from` to `to` (none: not there), of
+    /// the kind that follows from them.
+    pub fn new(
+        cluster: String,
+        module: String,
+        from: Option<String>,
+        to: Option<String>,
+        wave: Option<String>,
+    ) -> Change {
+        let kind = match (&from, &to) {
+            (None, _) => ChangeKind::Add,
+            (_, None) => ChangeKind::Remove,
+            _ => ChangeKind::Update,
+        };
+        Change {
+            cluster,
+            module,
+            kind,
+            from,
+            to,
+            wave,
+        }
+    }
+}
+
 /// The next step of every module, and the rendered branch after it.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

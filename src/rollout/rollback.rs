@@ -11,7 +11,7 @@ use super::module::{Context, Outcome, RecordUpdate, Step};
 use super::pairs::Pair;
 use super::record::{Halt, RolloutRecord};
 use super::windows::Gate;
-use super::{Change, ChangeKind, ModuleState, RollbackPlan, WaveStatus};
+use super::{Change, ModuleState, RollbackPlan, WaveStatus};
 
 /// Restores the pairs of a halted rollout not restored yet, and reports the health of those
 /// that are.
@@ -53,18 +53,13 @@ pub fn roll_back(
         }
         let from = pair.current.as_ref().map(|p| p.version.clone());
         let to = saved.as_ref().map(|s| s.version.clone());
-        step.changes.push(Change {
-            cluster: cluster.clone(),
-            module: ctx.name.to_string(),
-            kind: match (&from, &to) {
-                (None, _) => ChangeKind::Add,
-                (_, None) => ChangeKind::Remove,
-                _ => ChangeKind::Update,
-            },
+        step.changes.push(Change::new(
+            cluster.clone(),
+            ctx.name.to_string(),
             from,
             to,
-            wave: None,
-        });
+            None,
+        ));
         step.set
             .insert(cluster.clone(), saved.as_ref().map(|s| s.pointer()));
         report.restoring += 1;
