@@ -12,7 +12,7 @@ use tempfile::TempDir;
 
 use crate::support::git_http::GitServer;
 use crate::support::github::{FakeGitHub, REPO, TOKEN};
-use crate::support::{Run, example_fleet, healthy_snapshot, without_stores};
+use crate::support::{Run, example_fleet, git_at, healthy_snapshot, without_stores};
 
 const RENDERED: &str = "fleeet/rendered";
 const NEXT: &str = "fleeet/next";
@@ -26,23 +26,9 @@ struct Setup {
     scratch: TempDir,
 }
 
+/// `git ARGS` in `dir`, committing at a fixed date.
 fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Ada")
-        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
-        .env("GIT_COMMITTER_NAME", "Ada")
-        .env("GIT_COMMITTER_EMAIL", "ada@example.com")
-        .env("GIT_AUTHOR_DATE", "2026-11-21T08:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-11-21T08:00:00Z")
-        .output()
-        .expect("git runs");
-    assert!(
-        status.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    git_at(dir, Some("2026-11-21T08:00:00Z"), args);
 }
 
 fn at(time: &str) -> Identity {

@@ -222,6 +222,29 @@ pub fn fleet(spec: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// `git ARGS` in `dir` as Ada, which must succeed; its standard output. With `date`, the commits
+/// it makes carry that date, so their ids are the same on every run.
+pub fn git_at(dir: &Path, date: Option<&str>, args: &[&str]) -> String {
+    let mut git = std::process::Command::new("git");
+    git.args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Ada")
+        .env("GIT_AUTHOR_EMAIL", "ada@example.com")
+        .env("GIT_COMMITTER_NAME", "Ada")
+        .env("GIT_COMMITTER_EMAIL", "ada@example.com");
+    if let Some(date) = date {
+        git.env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date);
+    }
+    let out = git.output().expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// The fleeet binary, with no CI variable leaking in from the environment.
 pub fn fleeet() -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("fleeet").unwrap();
