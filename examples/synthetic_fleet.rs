@@ -1,9 +1,12 @@
-//! Writes a synthetic fleet repository (deterministic from a seed), or a health snapshot in
-//! which every pointer of a rendered tree is healthy. Used by `bench/run`.
+//! Writes a synthetic fleet repository (deterministic from a seed), its rendered tree as a
+//! commit into a repository, or a health snapshot in which every pointer of a rendered tree is
+//! healthy. Used by `bench/run` and `bench/reconcile`.
 //!
 //! ```text
 //! cargo run --release --example synthetic_fleet -- --clusters 10000 --modules 20 --seed 1 --out DIR
+//! cargo run --release --example synthetic_fleet -- commit --fleet DIR --repo REMOTE.git --date 2026-05-01T00:00:00Z
 //! cargo run --release --example synthetic_fleet -- health --fleet DIR --current RENDERED --out health.yaml
+//! cargo run --release --example synthetic_fleet -- health --fleet DIR --repo REMOTE.git --rev fleeet/rendered --out health.json
 //! ```
 
 // Shared with the benches, which use more of it.
@@ -17,6 +20,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use rayon::prelude::*;
 
+use fleeet::git::{Identity, Repo};
 use fleeet::layout::Files;
 use fleeet::load::FleetFiles;
 use fleeet::render::Renderer;
@@ -51,10 +55,30 @@ enum Command {
         #[arg(long)]
         fleet: PathBuf,
         /// The rendered tree (a `fleeet render` or `fleeet plan --write` output).
+        #[arg(long, required_unless_present = "repo")]
+        current: Option<PathBuf>,
+        /// A repository to read the rendered tree from instead, at `--rev`.
+        #[arg(long, requires = "rev", conflicts_with = "current")]
+        repo: Option<PathBuf>,
+        /// The commit of `--repo` holding the rendered tree.
         #[arg(long)]
-        current: PathBuf,
+        rev: Option<String>,
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Render a fleet in memory and write it as a commit with no parent into a repository (one
+    /// pack, no work tree, no ref moved); prints the commit's id. What `render --out` and
+    /// `git add` do, without 1.8 million files on disk at 100,000 clusters.
+    Commit {
+        /// The fleet repository.
+        #[arg(long)]
+        fleet: PathBuf,
+        /// The repository to write into (bare or not).
+        #[arg(long)]
+        repo: PathBuf,
+        /// The commit's author and committer time.
+        #[arg(long)]
+        date: jiff::Timestamp,
     },
 }
 
@@ -64,8 +88,18 @@ fn main() -> anyhow::Result<()> {
         Some(Command::Health {
             fleet,
             current,
+            repo,
+            rev,
             out,
-        }) => health(&fleet, &current, &out),
+        }) => {
+            let tree = match (current, repo, rev) {
+                (Some(dir), _, _) => Tree::Dir(dir),
+                (None, Some(repo), Some(rev)) => Tree::Commit(repo, rev),
+                _ => bail!("--current DIR or --repo REPO --rev REV is required"),
+            };
+            health(&fleet, &tree, &out)
+        }
+        Some(Command::Commit { fleet, repo, date }) => commit(&fleet, &repo, date),
         None => {
             let Some(out) = args.out else {
                 bail!("--out DIR is required");
@@ -97,11 +131,47 @@ fn write_fleet(shape: &Shape, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn health(fleet: &Path, current: &Path, out: &Path) -> anyhow::Result<()> {
+/// Where a rendered tree is: a folder, or a commit of a repository.
+enum Tree {
+    Dir(PathBuf),
+    Commit(PathBuf, String),
+}
+
+fn commit(fleet: &Path, repo: &Path, date: jiff::Timestamp) -> anyhow::Result<()> {
     let fleet = fleeet::load::load(&FleetFiles::read_dir(fleet)?)?;
     let env = fleeet::template::sandbox();
     let renderer = Renderer::new(&fleet, &env)?;
-    let state = CurrentState::from_files(read_tree(current)?, &fleet.spec.output.path.value);
+    let rendered = renderer.render_all()?;
+    let files = renderer.layout().files(&rendered);
+    let repo = Repo::open(repo)?;
+    let tree = repo.write_tree(None, &files)?;
+    let identity = Identity {
+        name: "bench".into(),
+        email: "bench@example.com".into(),
+        time: date,
+    };
+    let id = repo.commit(&[], tree, "converged\n", &identity)?;
+    eprintln!("wrote {} files as commit {id}", files.len());
+    println!("{id}");
+    Ok(())
+}
+
+fn health(fleet: &Path, tree: &Tree, out: &Path) -> anyhow::Result<()> {
+    let fleet = fleeet::load::load(&FleetFiles::read_dir(fleet)?)?;
+    let env = fleeet::template::sandbox();
+    let renderer = Renderer::new(&fleet, &env)?;
+    let path = &fleet.spec.output.path.value;
+    let files = match tree {
+        Tree::Dir(dir) => read_tree(dir)?,
+        Tree::Commit(dir, rev) => {
+            let repo = Repo::open(dir)?;
+            let Some(id) = repo.resolve(rev)? else {
+                bail!("{rev}: no such commit in {}", dir.display());
+            };
+            repo.read_files(id, &Repo::managed_folders(path))?
+        }
+    };
+    let state = CurrentState::from_files(files, path);
     let snapshot = support::scenario::healthy(&renderer, &state.branch);
     let text = snapshot.to_text_for(&out.to_string_lossy());
     std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))
