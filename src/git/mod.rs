@@ -6,9 +6,10 @@
 //! id, and a folder whose entries all match the base keeps the base's subtree id and is not
 //! written at all. One changed pointer among 200,000 files writes that blob and the trees on its
 //! path, nothing else. Given the files the base holds as read ([`Base`]), a folder whose files
-//! are those is kept by id without even being read. The new objects are kept in memory while the tree is built and stored
-//! as one pack file: a first write of 10,000 clusters is 250,000 objects, and as loose objects
-//! that is 250,000 files.
+//! are those is kept by id without even being read. The new objects are kept in memory while
+//! the tree is built and stored as one pack file: a first write of 10,000 clusters is 250,000
+//! objects, and as loose objects that is 250,000 files. fleeet writes that pack itself, without
+//! deltas or compression: it stays on this machine (see `pack`).
 //!
 //! **History gives time**: the first-parent chain of the rendered branch says when a change
 //! landed (a merged pull request counts from its merge commit). [`Repo::last_changed`] finds
