@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diagnostic;
 pub mod error;
 pub mod explain;
+pub mod free;
 pub mod git;
 pub mod github;
 pub mod health;

@@ -16,6 +16,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::Error;
+use crate::free::FreeLater;
 use crate::git::{Auth, Base, Identity, PushOutcome, Repo};
 use crate::github::{MergeMethod, MergeOutcome, PullRequestSpec, Target, runtime};
 use crate::health::HealthSnapshot;
@@ -74,7 +75,7 @@ pub fn reconcile(
     desired: &Rendered,
     options: &Options<'_>,
 ) -> Result<Report, Error> {
-    let repo = Repo::open(options.fleet_dir)?;
+    let repo = FreeLater::new(Repo::open(options.fleet_dir)?);
     let source = repo.resolve("HEAD")?;
     let output = &fleet.spec.output;
     let pr_branch = &fleet.spec.github.branch.value;
@@ -86,7 +87,7 @@ pub fn reconcile(
     let mut log = Vec::new();
     let mut last_plan = None;
     // What the rendered branch mostly holds: its files that match are not read.
-    let expected = stage("layout", || renderer.layout().files(desired));
+    let expected = FreeLater::new(stage("layout", || renderer.layout().files(desired)));
     for attempt in 1..=ATTEMPTS {
         let mut rendered = stage("fetch", || {
             repo.fetch_branch(options.remote, &output.branch.value, &options.auth)
@@ -111,7 +112,8 @@ pub fn reconcile(
         let proposed = stage("fetch the pull-request branch", || {
             repo.fetch_branch(options.remote, pr_branch, &options.auth)
         })?;
-        let current = repo.current_state(rendered, &output.path.value, &expected)?;
+        let current =
+            FreeLater::new(repo.current_state(rendered, &output.path.value, &expected)?);
         let mut plan = stage("plan", || {
             rollout::plan(&Inputs {
                 renderer,
@@ -141,7 +143,9 @@ pub fn reconcile(
             });
         }
 
-        let files = stage("layout", || renderer.layout().branch_files(&plan.next));
+        let files = FreeLater::new(stage("layout", || {
+            renderer.layout().branch_files(&plan.next)
+        }));
         let base = rendered
             .map(|commit| repo.tree_of(commit))
             .transpose()?

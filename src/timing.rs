@@ -13,15 +13,28 @@ pub fn stage<T>(name: &str, work: impl FnOnce() -> T) -> T {
     let out = work();
     let peak = peak_mib().map_or(String::new(), |mib| format!(", peak {mib} MiB"));
     eprintln!(
-        "timing: {name}: {:.3} s{peak}",
-        started.elapsed().as_secs_f64()
+        "timing: {name}: {:.3} s (ended at {:.3} s){peak}",
+        started.elapsed().as_secs_f64(),
+        since_start()
     );
     out
 }
 
 fn enabled() -> bool {
     static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| std::env::var_os("FLEEET_TIMINGS").is_some())
+    *ENABLED.get_or_init(|| {
+        START.get_or_init(Instant::now);
+        std::env::var_os("FLEEET_TIMINGS").is_some()
+    })
+}
+
+/// When the first stage started.
+static START: OnceLock<Instant> = OnceLock::new();
+
+/// Seconds since the first stage started: with the stages' own times, where time went between
+/// them.
+fn since_start() -> f64 {
+    START.get_or_init(Instant::now).elapsed().as_secs_f64()
 }
 
 /// The peak resident memory of the process (Linux `VmHWM`), in MiB.

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use super::commands::load;
 use super::health::HealthArgs;
+use crate::free::FreeLater;
 use crate::git::Repo;
 use crate::layout::Files;
 use crate::render::Renderer;
@@ -71,23 +72,24 @@ pub fn plan_step(
     fleet_dir: &Path,
     state: &StateArgs,
 ) -> anyhow::Result<rollout::Plan> {
-    let desired = stage("render", || renderer.render_all()).map_err(Error::from)?;
+    // Freed on threads of their own when the plan is made: see `free`.
+    let desired = FreeLater::new(stage("render", || renderer.render_all()).map_err(Error::from)?);
     let output = &renderer.fleet.spec.output;
     let path = &output.path.value;
     let mut notes = Vec::new();
     // What the branch mostly holds: its files that match are not read (see current_state).
-    let expected = || stage("layout", || renderer.layout().files(&desired));
-    let current = match (&state.current_dir, &state.current) {
+    let expected = || FreeLater::new(stage("layout", || renderer.layout().files(&desired)));
+    let current = FreeLater::new(match (&state.current_dir, &state.current) {
         (Some(dir), _) => CurrentState::from_files(read_tree(dir)?, path),
         (None, Some(rev)) => {
-            let repo = Repo::open(state.repo.as_deref().unwrap_or(fleet_dir))?;
+            let repo = FreeLater::new(Repo::open(state.repo.as_deref().unwrap_or(fleet_dir))?);
             let tip = repo.resolve(rev)?;
             if tip.is_none() {
                 notes.push(format!("{rev} does not exist: nothing is rendered yet"));
             }
             repo.current_state(tip, path, &expected())?
         }
-        (None, None) => match Repo::open(fleet_dir) {
+        (None, None) => match Repo::open(fleet_dir).map(FreeLater::new) {
             Ok(repo) => {
                 let remote = format!("origin/{}", output.branch.value);
                 let tip = match repo.resolve(&remote)? {
@@ -104,7 +106,7 @@ pub fn plan_step(
             }
             Err(_) => CurrentState::default(),
         },
-    };
+    });
     let health = stage("health", || state.health.snapshot(renderer.fleet))?;
     let mut plan = stage("plan", || {
         rollout::plan(&Inputs {
