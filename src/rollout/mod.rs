@@ -157,18 +157,6 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         notes,
         next,
         changed,
-        current: current
-            .clusters
-            .iter()
-            .map(|(c, m)| {
-                (
-                    c.clone(),
-                    m.iter()
-                        .map(|(m, p)| (m.clone(), p.version.clone()))
-                        .collect(),
-                )
-            })
-            .collect(),
     }
 }
 

@@ -1,7 +1,5 @@
 //! What the planner decides: per module a state, its waves and why, and the pairs that change.
 
-use std::collections::BTreeMap;
-
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -199,17 +197,22 @@ pub struct Plan {
     pub next: Branch,
     /// Whether `next` differs from the current branch at all.
     pub changed: bool,
-    /// The versions on the rendered branch before this step, by cluster and module.
-    #[serde(skip)]
-    pub(super) current: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Plan {
-    /// The version the rendered branch held for a pair before this step.
+    /// The version the rendered branch held for a pair before this step: where the step
+    /// changes the pair, the version it changes from; else the version it keeps.
     pub fn current_version(&self, cluster: &str, module: &str) -> Option<String> {
-        self.current
-            .get(cluster)
-            .and_then(|m| m.get(module))
-            .cloned()
+        let pair = (module, cluster);
+        let change = self
+            .changes
+            .binary_search_by(|c| (c.module.as_str(), c.cluster.as_str()).cmp(&pair));
+        match change {
+            Ok(i) => self.changes[i].from.clone(),
+            Err(_) => {
+                let pointer = self.next.pointers.clusters.get(cluster)?.get(module)?;
+                Some(pointer.version.clone())
+            }
+        }
     }
 }

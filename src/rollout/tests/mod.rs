@@ -261,6 +261,41 @@ fn converge(fleet: &Fleet, branch: &mut Branchy, mut now: Timestamp) -> usize {
 }
 
 #[test]
+fn a_plan_tells_the_version_each_pair_had_before_its_step() {
+    let v1 = five_clusters()
+        .module("web", "1.0.0", "{}", "")
+        .module("db", "1.0.0", "{matchLabels: {canary: \"true\"}}", "")
+        .load();
+    let mut branch = Branchy::empty();
+    converge(&v1, &mut branch, t(0));
+    // A bump rolling in waves, one module gone, a cluster gone and one new.
+    let v2 = five_clusters()
+        .without_cluster("e")
+        .cluster("f", &[])
+        .module("web", "2.0.0", "{}", "")
+        .load();
+    let mut now = t(100);
+    for _ in 0..20 {
+        let plan = branch.plan(&v2, Some(&healthy(&branch, now)), now);
+        for cluster in ["a", "b", "c", "d", "e", "f", "nowhere"] {
+            for module in ["web", "db", "nothing"] {
+                assert_eq!(
+                    plan.current_version(cluster, module),
+                    branch.version(cluster, module),
+                    "{module} on {cluster} at {now}"
+                );
+            }
+        }
+        if !plan.changed {
+            return;
+        }
+        branch.apply(&v2, &plan, now);
+        now += SignedDuration::from_mins(1);
+    }
+    panic!("no convergence in 20 steps");
+}
+
+#[test]
 fn a_version_bump_rolls_through_every_wave_in_order() {
     let v1 = five_clusters().module("web", "1.0.0", "{}", "").load();
     let mut branch = Branchy::empty();
