@@ -99,8 +99,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         .collect();
     rollback::alone(&mut outcomes);
 
-    let mut next = inputs.current.branch.clone();
-    next.problems.clear();
+    let mut next = start_next(&inputs.current.branch);
     let mut changes = Vec::new();
     for cluster in &removed_clusters {
         if let Some(modules) = next.pointers.clusters.remove(cluster) {
@@ -157,6 +156,27 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         notes,
         next,
         changed,
+    }
+}
+
+/// The current branch as the start of the next, without the problems found reading it. Its
+/// clusters are copied in parallel: a 100,000-cluster branch is 1.2 million pointers, a second
+/// to copy on one thread.
+fn start_next(current: &layout::Branch) -> layout::Branch {
+    let clusters: Vec<_> = current
+        .pointers
+        .clusters
+        .par_iter()
+        .map(|(cluster, modules)| (cluster.clone(), modules.clone()))
+        .collect();
+    layout::Branch {
+        pointers: Rendered {
+            clusters: clusters.into_iter().collect(),
+        },
+        records: current.records.clone(),
+        foreign: current.foreign.clone(),
+        syncs: current.syncs.clone(),
+        problems: Vec::new(),
     }
 }
 
