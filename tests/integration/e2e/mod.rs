@@ -290,24 +290,14 @@ fn condition(object: &Value, kind: &str) -> Value {
 
 /// Publishes the module `hello` in the box's git server: tags v1, v2 and v3 (bad).
 fn publish_hello(fleet_box: &FleetBox) -> String {
-    let (_, url) = fleet_box.bare_repository("hello");
-    let work = tempfile::tempdir().unwrap();
-    git(work.path(), &["init", "--quiet", "--initial-branch=main"]);
-    for version in ["1", "2", "3"] {
-        for (path, text) in hello_manifests(version) {
-            let file = work.path().join(path);
-            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-            std::fs::write(file, text).unwrap();
-        }
-        git(work.path(), &["add", "."]);
-        git(
-            work.path(),
-            &["commit", "--quiet", "-m", &format!("hello v{version}")],
-        );
-        git(work.path(), &["tag", &format!("v{version}")]);
-    }
-    git(work.path(), &["push", "--quiet", "--tags", &url, "main"]);
-    url
+    let versions: Vec<_> = ["1", "2", "3"]
+        .into_iter()
+        .map(|version| {
+            let files = hello_manifests(version).map(|(path, text)| (path.to_string(), text));
+            (version, files.into())
+        })
+        .collect();
+    fleet_box.publish_module("hello", &versions)
 }
 
 /// Applies deploy/rbac/management-cluster.yaml to the management cluster and returns a

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::{FLUX, Loop, condition, hello_module, management_identity, ready_at};
-use crate::support::fleet_box::{FleetBox, git};
+use crate::support::fleet_box::FleetBox;
 
 const MGMT: &str = "mgmt";
 const ONBOARDING: Duration = Duration::from_secs(180);
@@ -73,25 +73,39 @@ spec:
 /// Deployments (the box runs the controllers once these appear), and a ConfigMap naming the
 /// version. Tags v1 and v2.
 fn publish_flux(fleet_box: &FleetBox) -> String {
-    let (_, url) = fleet_box.bare_repository("flux");
-    let work = tempfile::tempdir().unwrap();
-    git(work.path(), &["init", "--quiet", "--initial-branch=main"]);
+    let mut crds = Vec::new();
     for entry in std::fs::read_dir(&fleet_box.env.crds).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if name.contains(".toolkit.fluxcd.io_") {
-            std::fs::copy(&path, work.path().join(format!("crd-{name}"))).unwrap();
+            crds.push((
+                format!("crd-{name}"),
+                std::fs::read_to_string(&path).unwrap(),
+            ));
         }
     }
-    for version in ["1", "2"] {
-        let mut objects =
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n".to_string();
+    let versions: Vec<_> = ["1", "2"]
+        .into_iter()
+        .map(|version| {
+            let mut files = crds.clone();
+            files.push(("flux.yaml".to_string(), flux_objects(version)));
+            (version, files)
+        })
+        .collect();
+    fleet_box.publish_module("flux", &versions)
+}
+
+/// The objects of Flux at `version`: its namespace, a ConfigMap naming the version, and the
+/// controllers' Deployments.
+fn flux_objects(version: &str) -> String {
+    let mut objects =
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n".to_string();
+    objects.push_str(&format!(
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flux-version\n  namespace: flux-system\ndata:\n  version: \"{version}\"\n"
+    ));
+    for controller in ["source-controller", "kustomize-controller"] {
         objects.push_str(&format!(
-            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: flux-version\n  namespace: flux-system\ndata:\n  version: \"{version}\"\n"
-        ));
-        for controller in ["source-controller", "kustomize-controller"] {
-            objects.push_str(&format!(
-                "---
+            "---
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -114,18 +128,9 @@ spec:
             - name: FLUX_BUNDLE
               value: \"v{version}\"
 "
-            ));
-        }
-        std::fs::write(work.path().join("flux.yaml"), objects).unwrap();
-        git(work.path(), &["add", "."]);
-        git(
-            work.path(),
-            &["commit", "--quiet", "-m", &format!("flux v{version}")],
-        );
-        git(work.path(), &["tag", &format!("v{version}")]);
+        ));
     }
-    git(work.path(), &["push", "--quiet", "--tags", &url, "main"]);
-    url
+    objects
 }
 
 impl Loop {

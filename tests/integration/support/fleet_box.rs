@@ -226,6 +226,28 @@ impl FleetBox {
         (path, format!("{}/{name}.git", self.env.git.url))
     }
 
+    /// Publishes a module source `NAME.git` in the box's git server: for each version, in order,
+    /// its files (path, text) written over the last version's, committed and tagged
+    /// `v<version>`. Returns the repository's URL.
+    pub fn publish_module(&self, name: &str, versions: &[(&str, Vec<(String, String)>)]) -> String {
+        let (_, url) = self.bare_repository(name);
+        let work = tempfile::tempdir().unwrap();
+        git(work.path(), &["init", "--quiet", "--initial-branch=main"]);
+        for (version, files) in versions {
+            for (path, text) in files {
+                let file = work.path().join(path);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(file, text).unwrap();
+            }
+            git(work.path(), &["add", "."]);
+            let message = format!("{name} v{version}");
+            git(work.path(), &["commit", "--quiet", "-m", &message]);
+            git(work.path(), &["tag", &format!("v{version}")]);
+        }
+        git(work.path(), &["push", "--quiet", "--tags", &url, "main"]);
+        url
+    }
+
     /// Waits until `ready` says `Some`, polling every half second, for at most `timeout`; panics
     /// with `what`, the last answer and the tail of the box's logs otherwise.
     pub fn wait_for<T>(
