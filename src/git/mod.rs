@@ -31,6 +31,7 @@
 //! path by path against the parents, as git's sparse walk does.
 
 mod current;
+mod expect;
 mod pack;
 mod read;
 mod remote;
@@ -143,9 +144,14 @@ impl Repo {
 /// instructions the `sha1` crate uses; to compare fleeet's own texts with the ids a tree
 /// holds, plain SHA-1 gives the same id (a property test pins it to libgit2).
 pub(crate) fn blob_id(bytes: &[u8]) -> Oid {
+    object_id("blob", bytes)
+}
+
+/// The id git gives an object of `kind` (`blob`, `tree`) holding `bytes`; see [`blob_id`].
+fn object_id(kind: &str, bytes: &[u8]) -> Oid {
     use sha1::{Digest, Sha1};
     let mut hasher = Sha1::new();
-    hasher.update(format!("blob {}\0", bytes.len()).as_bytes());
+    hasher.update(format!("{kind} {}\0", bytes.len()).as_bytes());
     hasher.update(bytes);
     Oid::from_bytes(&hasher.finalize()).expect("a SHA-1 digest is an object id")
 }

@@ -1,12 +1,13 @@
 //! Reading files out of a commit's tree: the rendered files, or a fleet's input files.
 
 use std::collections::HashMap;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
 use git2::{ErrorCode, ObjectType, Oid, Tree, TreeEntry};
-use rayon::prelude::*;
 
+use super::expect::{Folder, Found};
 use super::{Repo, failed, short};
 use crate::Error;
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
@@ -24,10 +25,12 @@ impl Repo {
         self.read_files_expecting(commit, prefixes, &Files::new())
     }
 
-    /// [`Repo::read_files`], where a file whose blob is the text `expected` holds at its path
-    /// is taken from `expected` rather than read: a rendered branch is mostly what is rendered
-    /// now, and hashing a text costs less than inflating its blob out of a pack (and the text
-    /// is shared, not copied). Only the files that differ are read.
+    /// [`Repo::read_files`], where what `expected` holds is taken from it rather than read: a
+    /// folder whose id is the one git gives the same folder of `expected` is not even walked,
+    /// and a file whose blob id is that of the text `expected` holds at its path is not read
+    /// (the text is shared, not copied). A rendered branch is mostly what is rendered now, and
+    /// hashing texts costs less than inflating trees and blobs out of a pack: only the folders
+    /// and files that differ are read (see `expect`).
     pub fn read_files_expecting(
         &self,
         commit: Oid,
@@ -37,49 +40,48 @@ impl Repo {
         let root = self.commit_tree(commit)?;
         let shown = format!("{}:", short(commit));
         let mut found = Vec::new();
-        let mut problems = Diagnostics::default();
         for prefix in prefixes {
             let Some(entry) = self.entry(&root, commit, prefix)? else {
                 continue;
             };
-            self.walk(&entry, prefix, &mut |path, entry| {
-                if is_regular_file(entry) {
-                    found.push((path.to_string(), entry.id()));
-                } else {
-                    problems.push(not_a_file(&shown, path, entry));
-                }
-                Ok(())
-            })?;
+            let inside = format!("{prefix}/");
+            let under: Vec<(&str, &Arc<str>)> = expected
+                .range::<str, _>((Bound::Included(inside.as_str()), Bound::Unbounded))
+                .take_while(|(path, _)| path.starts_with(&inside))
+                .map(|(path, text)| (path.as_str(), text))
+                .collect();
+            let folder = (!under.is_empty()).then(|| Folder::of(&under, inside.len()));
+            self.walk_expecting(&entry, prefix, folder.as_ref(), &mut found)?;
         }
 
-        let known: Vec<Option<Arc<str>>> = found
-            .par_iter()
-            .map(|(path, id)| {
-                let text = expected.get(path)?;
-                (super::blob_id(text.as_bytes()) == *id).then(|| text.clone())
-            })
-            .collect();
         // Many clusters share files byte for byte (kustomization.yaml): read each blob once.
         let mut texts: HashMap<Oid, Option<Arc<str>>> = HashMap::new();
-        let mut files = Files::new();
-        for ((path, id), known) in found.into_iter().zip(known) {
-            let text = match (known, texts.get(&id)) {
-                (Some(text), _) => Some(text),
-                (None, Some(text)) => text.clone(),
-                (None, None) => {
-                    let text = self.text(id)?;
-                    texts.insert(id, text.clone());
-                    text
+        let mut problems = Diagnostics::default();
+        let mut files = Vec::with_capacity(found.len());
+        for (path, found) in found {
+            let text = match found {
+                Found::Known(text) => Some(text),
+                Found::Blob(id) => match texts.get(&id) {
+                    Some(text) => text.clone(),
+                    None => {
+                        let text = self.text(id)?;
+                        texts.insert(id, text.clone());
+                        text
+                    }
+                },
+                Found::NotAFile(mode) => {
+                    problems.push(not_a_file(&shown, &path, mode));
+                    continue;
                 }
             };
             match text {
-                Some(text) => {
-                    files.insert(path, text);
-                }
+                Some(text) => files.push((path, text)),
                 None => problems.push(not_utf8(&shown, &path)),
             }
         }
-        problems.into_result(files).map_err(Error::Invalid)
+        problems
+            .into_result(files.into_iter().collect())
+            .map_err(Error::Invalid)
     }
 
     /// The fleet's input files (see [`FleetFiles::read_dir`]) in the folder `subdir` of
@@ -215,12 +217,12 @@ impl Repo {
 }
 
 /// Whether `entry` is a plain (possibly executable) file.
-fn is_regular_file(entry: &TreeEntry<'_>) -> bool {
+pub(super) fn is_regular_file(entry: &TreeEntry<'_>) -> bool {
     entry.kind() == Some(ObjectType::Blob) && entry.filemode() != LINK
 }
 
-fn not_a_file(shown: &str, path: &str, entry: &TreeEntry<'_>) -> Diagnostic {
-    let what = if entry.filemode() == LINK {
+fn not_a_file(shown: &str, path: &str, mode: i32) -> Diagnostic {
+    let what = if mode == LINK {
         "is a symbolic link"
     } else {
         "is a submodule"

@@ -1,0 +1,264 @@
+//! Reading a tree against the files it is expected to hold: the ids git gives the expected
+//! files and folders, computed from their texts, say which folders of the tree hold exactly
+//! those files (not even walked) and which files hold those texts (not read). A rendered
+//! branch is mostly what is rendered now: only what differs is read.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use git2::{ObjectType, Oid, TreeEntry};
+use rayon::prelude::*;
+
+use super::{Repo, failed};
+use crate::Error;
+
+/// A folder of the expected files: the id git gives it, and what it holds in tree order.
+pub(super) struct Folder<'f> {
+    id: Oid,
+    entries: Vec<(&'f str, Expected<'f>)>,
+}
+
+enum Expected<'f> {
+    File {
+        id: Oid,
+        path: &'f str,
+        text: &'f Arc<str>,
+    },
+    Folder(Folder<'f>),
+}
+
+/// A file found in a tree: its text known already, or its blob to read.
+pub(super) enum Found {
+    Known(Arc<str>),
+    Blob(Oid),
+    /// A symbolic link or a submodule: its file mode.
+    NotAFile(i32),
+}
+
+impl<'f> Folder<'f> {
+    /// The folder holding `files` (full paths in order; the folder's own path is the first
+    /// `at` bytes of each). A tree lists its entries by name, a folder's name compared as if it
+    /// ended in `/`; that is the order of the full paths below it, so entries come as they are.
+    pub fn of(files: &[(&'f str, &'f Arc<str>)], at: usize) -> Folder<'f> {
+        let mut groups = Vec::new();
+        let mut rest = files;
+        while let Some(&(path, _)) = rest.first() {
+            let relative = &path[at..];
+            let count = match relative.split_once('/') {
+                None => 1,
+                Some((name, _)) => {
+                    let prefix = &path.as_bytes()[..at + name.len() + 1];
+                    rest.iter()
+                        .take_while(|(p, _)| p.as_bytes().starts_with(prefix))
+                        .count()
+                }
+            };
+            groups.push(&rest[..count]);
+            rest = &rest[count..];
+        }
+        let entry = |group: &[(&'f str, &'f Arc<str>)]| {
+            let (path, text) = group[0];
+            match path[at..].split_once('/') {
+                None => (
+                    &path[at..],
+                    Expected::File {
+                        id: super::blob_id(text.as_bytes()),
+                        path,
+                        text,
+                    },
+                ),
+                Some((name, _)) => (
+                    name,
+                    Expected::Folder(Folder::of(group, at + name.len() + 1)),
+                ),
+            }
+        };
+        // Large folders (the one holding every cluster) are hashed on every CPU.
+        let entries: Vec<_> = if files.len() > 1024 {
+            groups.into_par_iter().map(entry).collect()
+        } else {
+            groups.into_iter().map(entry).collect()
+        };
+        let mut tree = Vec::with_capacity(entries.len() * 48);
+        for (name, entry) in &entries {
+            let (mode, id) = match entry {
+                Expected::File { id, .. } => ("100644", id),
+                Expected::Folder(folder) => ("40000", &folder.id),
+            };
+            tree.extend_from_slice(mode.as_bytes());
+            tree.push(b' ');
+            tree.extend_from_slice(name.as_bytes());
+            tree.push(0);
+            tree.extend_from_slice(id.as_bytes());
+        }
+        Folder {
+            id: super::object_id("tree", &tree),
+            entries,
+        }
+    }
+
+    /// Every file of the folder, as known.
+    fn take_all(&self, found: &mut Vec<(String, Found)>) {
+        for (_, entry) in &self.entries {
+            match entry {
+                Expected::File { path, text, .. } => {
+                    found.push((path.to_string(), Found::Known(Arc::clone(text))))
+                }
+                Expected::Folder(folder) => folder.take_all(found),
+            }
+        }
+    }
+}
+
+impl Repo {
+    /// Every file at or under `entry` (whose path is `path`) in path order, as `expected` (the
+    /// same folder of the expected files, if any) knows it or as a blob to read.
+    pub(super) fn walk_expecting(
+        &self,
+        entry: &TreeEntry<'_>,
+        path: &str,
+        expected: Option<&Folder<'_>>,
+        found: &mut Vec<(String, Found)>,
+    ) -> Result<(), Error> {
+        if entry.kind() != Some(ObjectType::Tree) {
+            found.push((path.to_string(), file(entry)));
+            return Ok(());
+        }
+        if let Some(folder) = expected.filter(|f| f.id == entry.id()) {
+            folder.take_all(found);
+            return Ok(());
+        }
+        let tree = self
+            .repo
+            .find_tree(entry.id())
+            .map_err(failed(format!("reading the folder {path}")))?;
+        let mut expected_entries = expected.map_or(&[][..], |f| &f.entries[..]);
+        for child in tree.iter() {
+            let name = String::from_utf8_lossy(child.name_bytes());
+            let is_folder = child.kind() == Some(ObjectType::Tree);
+            // Both lists are in tree order: skip what the tree does not hold.
+            while let Some((other, entry)) = expected_entries.first()
+                && tree_order(
+                    other,
+                    matches!(entry, Expected::Folder(_)),
+                    &name,
+                    is_folder,
+                ) == Ordering::Less
+            {
+                expected_entries = &expected_entries[1..];
+            }
+            let same = expected_entries
+                .first()
+                .filter(|(other, _)| *other == name)
+                .map(|(_, entry)| entry);
+            let child_path = format!("{path}/{name}");
+            match (same, is_folder) {
+                (Some(Expected::Folder(folder)), true) => {
+                    self.walk_expecting(&child, &child_path, Some(folder), found)?
+                }
+                (_, true) => self.walk_expecting(&child, &child_path, None, found)?,
+                (Some(Expected::File { id, text, .. }), false)
+                    if *id == child.id() && child.filemode() == 0o100644 =>
+                {
+                    found.push((child_path, Found::Known(Arc::clone(text))))
+                }
+                (_, false) => found.push((child_path, file(&child))),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A file entry of a tree, to be read.
+fn file(entry: &TreeEntry<'_>) -> Found {
+    if super::read::is_regular_file(entry) {
+        Found::Blob(entry.id())
+    } else {
+        Found::NotAFile(entry.filemode())
+    }
+}
+
+/// How two entries of a tree are ordered: by name, a folder's as if it ended in `/`.
+fn tree_order(a: &str, a_folder: bool, b: &str, b_folder: bool) -> Ordering {
+    let a = a.bytes().chain(a_folder.then_some(b'/'));
+    a.cmp(b.bytes().chain(b_folder.then_some(b'/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::testing::*;
+    use super::*;
+    use crate::layout::Files;
+
+    /// Paths under `c/` of one to three parts from a small alphabet, so that names share
+    /// prefixes and sort around `/` (`a`, `a-b`, `a.yaml`, `a/b`).
+    fn path() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(vec!["a", "a-b", "a.yaml", "b", "b0"]),
+            1..4,
+        )
+        .prop_map(|parts| format!("c/{}", parts.join("/")))
+    }
+
+    /// Files at `paths` (none both a file and a folder), with texts from a few.
+    fn some_files() -> impl Strategy<Value = Files> {
+        prop::collection::btree_map(path(), prop::sample::select(vec!["1", "2", "3"]), 0..24)
+            .prop_filter("a path is a file or a folder", |files| {
+                !files
+                    .keys()
+                    .any(|p| files.keys().any(|q| q.starts_with(&format!("{p}/"))))
+            })
+            .prop_map(|files| {
+                files
+                    .into_iter()
+                    .map(|(path, text)| (path, text.into()))
+                    .collect()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn reading_against_any_expected_files_reads_what_the_tree_holds(
+            held in some_files(),
+            expected in some_files(),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repo::init_bare(dir.path()).unwrap();
+            let id = commit(&repo, &[], &held, 1);
+            let read = repo.read_files_expecting(id, &["c"], &expected).unwrap();
+            prop_assert_eq!(&read, &held);
+            for (path, text) in &read {
+                if expected.get(path) == Some(text) {
+                    prop_assert!(Arc::ptr_eq(text, &expected[path]), "{} is read, not shared", path);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_expected_folder_ids_are_those_git_writes() {
+        let held = files(&[
+            ("c/a", "1"),
+            ("c/a-b/x", "2"),
+            ("c/a.yaml", "3"),
+            ("c/a0/b/c", "4"),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let tree = repo.write_tree(None, &held).unwrap();
+        let under: Vec<(&str, &Arc<str>)> = held.iter().map(|(p, t)| (p.as_str(), t)).collect();
+        let folder = Folder::of(&under, "c/".len());
+        let c = repo
+            .repo
+            .find_tree(tree)
+            .unwrap()
+            .get_name("c")
+            .unwrap()
+            .id();
+        assert_eq!(folder.id, c);
+    }
+}
