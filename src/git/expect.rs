@@ -38,41 +38,23 @@ pub(super) enum Found {
 impl<'f> Folder<'f> {
     /// The folder holding `files` (full paths in order; the folder's own path is the first
     /// `at` bytes of each). A tree lists its entries by name, a folder's name compared as if it
-    /// ended in `/`; that is the order of the full paths below it, so entries come as they are.
+    /// ended in `/`; that is the order of the full paths below it, so entries come as they are
+    /// (see `git::children`).
     pub fn of(files: &[(&'f str, &'f Arc<str>)], at: usize) -> Folder<'f> {
-        let mut groups = Vec::new();
-        let mut rest = files;
-        while let Some(&(path, _)) = rest.first() {
-            let relative = &path[at..];
-            let count = match relative.split_once('/') {
-                None => 1,
-                Some((name, _)) => {
-                    let prefix = &path.as_bytes()[..at + name.len() + 1];
-                    rest.iter()
-                        .take_while(|(p, _)| p.as_bytes().starts_with(prefix))
-                        .count()
+        let entry = |(name, is_folder, group): (&'f str, bool, &[(&'f str, &'f Arc<str>)])| {
+            let (path, text) = group[0];
+            let entry = if is_folder {
+                Expected::Folder(Folder::of(group, at + name.len() + 1))
+            } else {
+                Expected::File {
+                    id: super::blob_id(text.as_bytes()),
+                    path,
+                    text,
                 }
             };
-            groups.push(&rest[..count]);
-            rest = &rest[count..];
-        }
-        let entry = |group: &[(&'f str, &'f Arc<str>)]| {
-            let (path, text) = group[0];
-            match path[at..].split_once('/') {
-                None => (
-                    &path[at..],
-                    Expected::File {
-                        id: super::blob_id(text.as_bytes()),
-                        path,
-                        text,
-                    },
-                ),
-                Some((name, _)) => (
-                    name,
-                    Expected::Folder(Folder::of(group, at + name.len() + 1)),
-                ),
-            }
+            (name, entry)
         };
+        let groups: Vec<_> = super::children(files, at).collect();
         // Large folders (the one holding every cluster) are hashed on every CPU.
         let entries: Vec<_> = if files.len() > 1024 {
             groups.into_par_iter().map(entry).collect()

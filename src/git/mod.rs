@@ -156,6 +156,33 @@ fn object_id(kind: &str, bytes: &[u8]) -> Oid {
     Oid::from_bytes(&hasher.finalize()).expect("a SHA-1 digest is an object id")
 }
 
+/// The entries of the folder holding `files` (full paths in order; the folder's own path is
+/// the first `at` bytes of each): each one's name, whether it is a folder, and the files it
+/// stands for (one for a file). The paths are in order, so a folder's files are the ones that
+/// follow its first.
+fn children<'s, 'p, T>(
+    mut files: &'s [(&'p str, T)],
+    at: usize,
+) -> impl Iterator<Item = (&'p str, bool, &'s [(&'p str, T)])> {
+    std::iter::from_fn(move || {
+        let path: &'p str = files.first()?.0;
+        let (name, folder, count) = match path[at..].split_once('/') {
+            None => (&path[at..], false, 1),
+            Some((name, _)) => {
+                let prefix = &path.as_bytes()[..at + name.len() + 1];
+                let count = files
+                    .iter()
+                    .take_while(|(p, _)| p.as_bytes().starts_with(prefix))
+                    .count();
+                (name, true, count)
+            }
+        };
+        let (group, rest) = files.split_at(count);
+        files = rest;
+        Some((name, folder, group))
+    })
+}
+
 /// A [`Error::Git`] saying what was being done when `error` happened.
 fn git_error(context: impl Into<String>, error: git2::Error) -> Error {
     Error::Git {

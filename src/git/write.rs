@@ -201,41 +201,26 @@ impl<'r> TreeWriter<'r, '_> {
         within_known: bool,
     ) -> Result<Oid, Error> {
         let mut children: Vec<(&str, Oid, i32)> = Vec::new();
-        let mut rest = entries;
-        while let Some(&(path, bytes)) = rest.first() {
-            let relative = &path[at..];
-            match relative.split_once('/') {
-                None => {
-                    children.push((relative, self.blob(base, relative, bytes)?, FILE));
-                    rest = &rest[1..];
-                }
-                Some((name, _)) => {
-                    // Paths are sorted, so the folder's paths are the ones that follow.
-                    let inner = at + name.len() + 1;
-                    let count = rest
-                        .iter()
-                        .take_while(|(p, _)| {
-                            p.as_bytes().get(..inner) == path.as_bytes().get(..inner)
-                        })
-                        .count();
-                    let inside = &rest[..count];
-                    let within_known = self.known.is_some_and(|known| {
-                        within_known || (at == 0 && known.managed.contains(&name))
-                    });
-                    let kept = base
-                        .filter(|_| within_known)
-                        .and_then(|tree| self.unchanged(tree, name, &path[..inner], inside));
-                    let id = match kept {
-                        Some(id) => id,
-                        None => {
-                            let sub_base = base.and_then(|tree| self.subtree(tree, name));
-                            self.folder(sub_base.as_ref(), inside, inner, within_known)?
-                        }
-                    };
-                    children.push((name, id, FOLDER));
-                    rest = &rest[count..];
-                }
+        for (name, is_folder, inside) in super::children(entries, at) {
+            if !is_folder {
+                children.push((name, self.blob(base, name, inside[0].1)?, FILE));
+                continue;
             }
+            let inner = at + name.len() + 1;
+            let within_known = self
+                .known
+                .is_some_and(|known| within_known || (at == 0 && known.managed.contains(&name)));
+            let kept = base
+                .filter(|_| within_known)
+                .and_then(|tree| self.unchanged(tree, name, &inside[0].0[..inner], inside));
+            let id = match kept {
+                Some(id) => id,
+                None => {
+                    let sub_base = base.and_then(|tree| self.subtree(tree, name));
+                    self.folder(sub_base.as_ref(), inside, inner, within_known)?
+                }
+            };
+            children.push((name, id, FOLDER));
         }
 
         let folder = &entries.first().map_or("", |(path, _)| &path[..at]);
