@@ -358,8 +358,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
         let before = fleet_files(40, "1.0");
-        let base = repo.write_tree(None, &before).unwrap();
-        let commit = repo.commit(&[], base, "t", &identity(1)).unwrap();
+        let commit = commit(&repo, &[], &before, 1);
+        let base = repo.tree_of(commit).unwrap();
         let read = repo.read_files(commit, &["clusters", ".fleeet"]).unwrap();
 
         let mut next = before.clone();
@@ -391,8 +391,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
         let files = fleet_files(5, "1.0");
-        let tree = repo.write_tree(None, &files).unwrap();
-        let id = repo.commit(&[], tree, "t", &identity(1)).unwrap();
+        let id = commit(&repo, &[], &files, 1);
+        let tree = repo.tree_of(id).unwrap();
         assert_eq!(
             repo.read_files(id, &["clusters", ".fleeet"]).unwrap(),
             files
