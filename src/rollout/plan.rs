@@ -185,6 +185,7 @@ impl Change {
 pub struct Plan {
     pub now: Timestamp,
     pub modules: Vec<ModulePlan>,
+    /// The pairs this step changes, by module then cluster.
     pub changes: Vec<Change>,
     /// Clusters gone from the fleet: their folders are removed at once.
     pub removed_clusters: Vec<String>,
