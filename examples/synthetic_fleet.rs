@@ -171,7 +171,7 @@ fn health(fleet: &Path, tree: &Tree, out: &Path) -> anyhow::Result<()> {
             repo.read_files(id, &Repo::managed_folders(path))?
         }
     };
-    let state = CurrentState::from_files(files, path);
+    let state = CurrentState::from_files(files, path, &Default::default());
     let snapshot = support::scenario::healthy(&renderer, &state.branch);
     let text = snapshot.to_text_for(&out.to_string_lossy());
     std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))

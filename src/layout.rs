@@ -20,13 +20,14 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::content::Content;
 use crate::management::Management;
 use crate::model::Fleet;
 use crate::render::flux::KustomizeFile;
 use crate::render::{Pointer, Rendered};
 
 /// Files by path (relative, `/`-separated) with their content.
-pub type Files = BTreeMap<String, Arc<str>>;
+pub type Files = BTreeMap<String, Content>;
 
 /// The name of each cluster folder's kustomize file.
 pub const KUSTOMIZATION: &str = "kustomization.yaml";
@@ -61,7 +62,7 @@ impl<'a> Layout<'a> {
     pub fn files(&self, rendered: &Rendered) -> Files {
         let path = self.path;
         let hosted = self.hosted(rendered);
-        let entries: Vec<(String, Arc<str>)> = rendered
+        let entries: Vec<(String, Content)> = rendered
             .clusters
             .par_iter()
             .flat_map_iter(|(cluster, modules)| {
@@ -70,7 +71,7 @@ impl<'a> Layout<'a> {
                 let hosted = hosted.get(cluster).map_or(&[][..], Vec::as_slice);
                 entries.push((
                     format!("{dir}/{KUSTOMIZATION}"),
-                    kustomization(modules, hosted).into(),
+                    Content::new(kustomization(modules, hosted)),
                 ));
                 for (module, pointer) in modules {
                     entries.push((
@@ -134,7 +135,7 @@ impl<'a> Layout<'a> {
 
     /// The files that make `cluster` follow its folder, in the management cluster's folder,
     /// if the management cluster bootstraps it.
-    fn sync(&self, cluster: &str) -> impl Iterator<Item = (String, Arc<str>)> + use<> {
+    fn sync(&self, cluster: &str) -> impl Iterator<Item = (String, Content)> + use<> {
         let files = self.management.and_then(|(fleet, management)| {
             let target = management.targets.get(cluster)?;
             let dir = format!("{}/{}/{BOOTSTRAP}/{cluster}", self.path, management.cluster);
@@ -142,8 +143,8 @@ impl<'a> Layout<'a> {
             let (sync, applied) = crate::management::sync_files(fleet, cluster, target, &folder);
             let source = &fleet.spec.output.source_name.value;
             Some([
-                (format!("{dir}/{SYNC}.yaml"), sync.into()),
-                (format!("{folder}/{source}.yaml"), applied.into()),
+                (format!("{dir}/{SYNC}.yaml"), Content::new(sync)),
+                (format!("{folder}/{source}.yaml"), Content::new(applied)),
             ])
         });
         files.into_iter().flatten()
@@ -252,7 +253,7 @@ pub struct Branch {
     /// Pointers by cluster, then module. `Pointer::revision` is empty: it is not read back.
     pub pointers: Rendered,
     /// Rollout records by module name, as written.
-    pub records: BTreeMap<String, Arc<str>>,
+    pub records: BTreeMap<String, Content>,
     /// Files fleeet did not write; they are carried over unchanged.
     pub foreign: Files,
     /// The syncs of the clusters the management cluster bootstraps, as read. They are
@@ -262,8 +263,10 @@ pub struct Branch {
     pub problems: Vec<String>,
 }
 
-/// Reads the files of a rendered branch whose clusters are under `path`.
-pub fn parse(files: &Files, path: &str) -> Branch {
+/// Reads the files of a rendered branch whose clusters are under `path`. A pointer file known
+/// by its id alone is one of `known`'s (the reader found the bytes it expected): its version
+/// is `known`'s.
+pub fn parse(files: &Files, path: &str, known: &Rendered) -> Branch {
     let mut branch = Branch::default();
     let prefix = format!("{path}/");
     let mut kustomizations = Vec::new();
@@ -273,7 +276,7 @@ pub fn parse(files: &Files, path: &str) -> Branch {
             if let Some((cluster, KUSTOMIZATION)) = rest.split_once('/') {
                 kustomizations.push((file, cluster, content));
             }
-            if !read_cluster_file(&mut branch, &mut synced, file, rest, content) {
+            if !read_cluster_file(&mut branch, &mut synced, file, rest, content, known) {
                 branch.problems.push(format!(
                     "{file} is not a file fleeet writes; it is kept as it is"
                 ));
@@ -300,7 +303,7 @@ pub fn parse(files: &Files, path: &str) -> Branch {
     for (file, cluster, content) in kustomizations {
         let listed = hosted.get(cluster).map_or(&[][..], Vec::as_slice);
         if let Some(modules) = branch.pointers.clusters.get(cluster)
-            && **content != *kustomization(modules, listed)
+            && *content != Content::new(kustomization(modules, listed))
         {
             branch.problems.push(format!(
                 "{file} is not what fleeet writes for the pointers there (edited by hand?); fleeet rewrites it from the pointers"
@@ -318,7 +321,8 @@ fn read_cluster_file<'f>(
     synced: &mut BTreeMap<&'f str, &'f str>,
     file: &str,
     rest: &'f str,
-    content: &Arc<str>,
+    content: &Content,
+    known: &Rendered,
 ) -> bool {
     use crate::model::names::check_dns1123_label;
     let parts: Vec<&str> = rest.split('/').collect();
@@ -379,7 +383,7 @@ fn read_cluster_file<'f>(
         .or_insert_with(|| Pointer {
             version: String::new(),
             revision: String::new(),
-            main: "".into(),
+            main: Content::new(""),
             release: None,
             applied_from: None,
         });
@@ -388,7 +392,16 @@ fn read_cluster_file<'f>(
     } else {
         pointer.main = content.clone();
         pointer.applied_from = applied_from;
-        match pointer_version(content) {
+        let version = match content.text() {
+            Some(text) => pointer_version(text),
+            None => known
+                .clusters
+                .get(cluster)
+                .and_then(|modules| modules.get(module))
+                .filter(|k| k.main == *content)
+                .map(|k| k.version.clone()),
+        };
+        match version {
             Some(version) => pointer.version = version,
             None => branch.problems.push(format!(
                 "the pointer of {module} on {cluster} has no {} annotation; its version is unknown, so fleeet takes it as out of date and rolls the desired pointer out over it",
@@ -462,7 +475,7 @@ pub fn pinned_revisions(branch: &Branch) -> BTreeMap<(String, String), String> {
 /// HelmRelease.
 pub fn pointer_revision(pointer: &Pointer) -> Option<String> {
     let docs = |text: &str| serde_saphyr::from_multiple::<serde_json::Value>(text).ok();
-    let text = pointer.release.as_deref().unwrap_or(&pointer.main);
+    let text = pointer.release.as_ref().unwrap_or(&pointer.main).text()?;
     docs(text)?.iter().find_map(|doc| {
         doc["spec"]["ref"]["tag"]
             .as_str()
@@ -513,7 +526,7 @@ mod tests {
         let files = branch_files(&branch, "clusters");
         assert!(files.contains_key("clusters/empty/kustomization.yaml"));
         assert!(files.contains_key("clusters/a/helm/release.yaml"));
-        let back = parse(&files, "clusters");
+        let back = parse(&files, "clusters", &Rendered::default());
         assert_eq!(back.pointers, branch.pointers);
         assert_eq!(back.records, branch.records);
         assert_eq!(back.foreign, branch.foreign);
@@ -547,14 +560,14 @@ mod tests {
         assert!(files.contains_key("clusters/mgmt/_bootstrap/w/flux.yaml"));
         assert!(!files.contains_key("clusters/w/flux.yaml"));
         assert_eq!(
-            &*files["clusters/mgmt/kustomization.yaml"],
+            &**files["clusters/mgmt/kustomization.yaml"].text().unwrap(),
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- flux.yaml\n- _bootstrap/w/flux.yaml\n"
         );
         assert_eq!(
-            &*files["clusters/w/kustomization.yaml"],
+            &**files["clusters/w/kustomization.yaml"].text().unwrap(),
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- app.yaml\n"
         );
-        let back = parse(&files, "clusters");
+        let back = parse(&files, "clusters", &Rendered::default());
         assert_eq!(back.pointers, branch.pointers);
         assert!(back.problems.is_empty(), "{:?}", back.problems);
         assert_eq!(
@@ -583,7 +596,7 @@ mod tests {
             "clusters/mgmt/_bootstrap/w/_sync/fleeet.yaml".into(),
             "f".into(),
         );
-        let branch = parse(&files, "clusters");
+        let branch = parse(&files, "clusters", &Rendered::default());
         assert!(branch.problems.is_empty(), "{:?}", branch.problems);
         assert!(branch.foreign.is_empty());
         assert_eq!(
@@ -601,7 +614,7 @@ mod tests {
             "f".into(),
         );
         files.insert("clusters/mgmt/_bootstrap/w/flux.yaml".into(), "p".into());
-        let branch = parse(&files, "clusters");
+        let branch = parse(&files, "clusters", &Rendered::default());
         assert_eq!(
             branch.syncs.keys().collect::<Vec<_>>(),
             [
@@ -656,7 +669,7 @@ mod tests {
         .into_iter()
         .map(|(p, c)| (p.to_string(), c.into()))
         .collect();
-        let branch = parse(&files, "clusters");
+        let branch = parse(&files, "clusters", &Rendered::default());
         assert_eq!(branch.foreign.len(), 5);
         assert_eq!(branch.problems.len(), 4, "{:?}", branch.problems);
         assert_eq!(branch_files(&branch, "clusters"), files);
@@ -722,7 +735,7 @@ mod tests {
         .into_iter()
         .map(|(p, c)| (p.to_string(), c.into()))
         .collect();
-        let branch = parse(&files, "clusters");
+        let branch = parse(&files, "clusters", &Rendered::default());
         assert_eq!(
             branch.problems,
             [

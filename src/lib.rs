@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod cli;
+pub mod content;
 pub mod diagnostic;
 pub mod error;
 pub mod explain;

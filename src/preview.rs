@@ -47,7 +47,7 @@ pub fn preview(
     let repo = Repo::open(options.fleet_dir)?;
     let tip = repo.fetch_branch(options.remote, &output.branch.value, &options.auth)?;
     let expected = crate::layout::files(desired, &output.path.value);
-    let current = repo.current_state(tip, &output.path.value, &expected)?;
+    let current = repo.current_state(tip, &output.path.value, &expected, desired)?;
     let plan = rollout::plan(&Inputs {
         renderer,
         desired,

@@ -113,7 +113,7 @@ pub fn reconcile(
             repo.fetch_branch(options.remote, pr_branch, &options.auth)
         })?;
         let current =
-            FreeLater::new(repo.current_state(rendered, &output.path.value, &expected)?);
+            FreeLater::new(repo.current_state(rendered, &output.path.value, &expected, desired)?);
         let mut plan = stage("plan", || {
             rollout::plan(&Inputs {
                 renderer,
@@ -143,6 +143,10 @@ pub fn reconcile(
             });
         }
 
+        // The desired pointers are held by their ids: render again the texts the step writes.
+        stage("render the step's files", || {
+            renderer.restore_texts(&mut plan.next.pointers, &current.branch.pointers)
+        });
         let files = FreeLater::new(stage("layout", || {
             renderer.layout().branch_files(&plan.next)
         }));

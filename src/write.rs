@@ -215,6 +215,12 @@ fn fill(temp: &Path, old: &Path, existed: bool, files: &Files) -> Result<Filled,
         .par_iter()
         .map(|(path, content)| {
             let target = temp.join(path);
+            let Some(content) = content.text() else {
+                return Err(Error::Git {
+                    context: format!("writing {path}"),
+                    message: "fleeet holds only the git id of its content (a bug in fleeet: please report it)".into(),
+                });
+            };
             let previous = if existed {
                 compare(&old.join(path), content.as_bytes())
             } else {

@@ -7,7 +7,7 @@ use fleeet::health::{ClusterHealth, HealthSnapshot, ModuleHealth};
 use fleeet::layout::{self, Branch};
 use fleeet::load::FleetFiles;
 use fleeet::model::Fleet;
-use fleeet::render::Renderer;
+use fleeet::render::{Rendered, Renderer};
 use fleeet::rollout::{self, CurrentState, Inputs};
 
 use super::fleet::{Shape, generate};
@@ -116,7 +116,8 @@ impl RolloutInProgress {
         let rendered = Renderer::new(&before, &env)
             .and_then(|r| r.render_all())
             .unwrap_or_else(|e| panic!("{e}"));
-        let previous = CurrentState::from_files(layout::files(&rendered, &path), &path);
+        let previous =
+            CurrentState::from_files(layout::files(&rendered, &path), &path, &Rendered::default());
 
         let fleet = load_with(shape, policy);
         let renderer = Renderer::new(&fleet, &env).unwrap_or_else(|e| panic!("{e}"));
@@ -129,7 +130,11 @@ impl RolloutInProgress {
             health: None,
             now,
         });
-        let current = CurrentState::from_files(layout::branch_files(&first.next, &path), &path);
+        let current = CurrentState::from_files(
+            layout::branch_files(&first.next, &path),
+            &path,
+            &Rendered::default(),
+        );
         let health = healthy(&renderer, &current.branch);
         drop(renderer);
         RolloutInProgress {

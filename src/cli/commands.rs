@@ -10,7 +10,7 @@ use super::{
 };
 use crate::load::{FleetFiles, closest};
 use crate::model::Fleet;
-use crate::render::{Rendered, Renderer};
+use crate::render::{Rendered, Renderer, Texts};
 use crate::{Error, report, template, write};
 
 pub(super) fn load(dir: &Path) -> Result<Fleet, Error> {
@@ -70,7 +70,7 @@ pub fn render(args: RenderArgs) -> anyhow::Result<()> {
     let rendered = if args.clusters.is_empty() {
         renderer.render_all()
     } else {
-        renderer.render_clusters(|name| args.clusters.iter().any(|c| c == name))
+        renderer.render_clusters(|name| args.clusters.iter().any(|c| c == name), Texts::Keep)
     }
     .map_err(Error::from)?;
     let files = renderer.layout().files(&rendered);

@@ -12,7 +12,7 @@ use super::health::HealthArgs;
 use crate::free::FreeLater;
 use crate::git::Repo;
 use crate::layout::Files;
-use crate::render::Renderer;
+use crate::render::{Rendered, Renderer};
 use crate::rollout::{self, CurrentState, Inputs};
 use crate::timing::stage;
 use crate::{Error, report, template, write};
@@ -73,21 +73,21 @@ pub fn plan_step(
     state: &StateArgs,
 ) -> anyhow::Result<rollout::Plan> {
     // Freed on threads of their own when the plan is made: see `free`.
-    let desired = FreeLater::new(stage("render", || renderer.render_all()).map_err(Error::from)?);
+    let desired = FreeLater::new(stage("render", || renderer.render_ids()).map_err(Error::from)?);
     let output = &renderer.fleet.spec.output;
     let path = &output.path.value;
     let mut notes = Vec::new();
     // What the branch mostly holds: its files that match are not read (see current_state).
     let expected = || FreeLater::new(stage("layout", || renderer.layout().files(&desired)));
     let current = FreeLater::new(match (&state.current_dir, &state.current) {
-        (Some(dir), _) => CurrentState::from_files(read_tree(dir)?, path),
+        (Some(dir), _) => CurrentState::from_files(read_tree(dir)?, path, &desired),
         (None, Some(rev)) => {
             let repo = FreeLater::new(Repo::open(state.repo.as_deref().unwrap_or(fleet_dir))?);
             let tip = repo.resolve(rev)?;
             if tip.is_none() {
                 notes.push(format!("{rev} does not exist: nothing is rendered yet"));
             }
-            repo.current_state(tip, path, &expected())?
+            repo.current_state(tip, path, &expected(), &desired)?
         }
         (None, None) => match Repo::open(fleet_dir).map(FreeLater::new) {
             Ok(repo) => {
@@ -102,7 +102,7 @@ pub fn plan_step(
                         output.branch.value
                     ));
                 }
-                repo.current_state(tip, path, &expected())?
+                repo.current_state(tip, path, &expected(), &desired)?
             }
             Err(_) => CurrentState::default(),
         },
@@ -126,7 +126,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
     let fleet = stage("load", || load(&args.fleet.fleet))?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let plan = plan_step(&renderer, &args.fleet.fleet, &args.state)?;
+    let mut plan = plan_step(&renderer, &args.fleet.fleet, &args.state)?;
     match args.format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         PlanFormat::Markdown => print!("{}", report::plan_markdown(&plan)),
@@ -136,6 +136,8 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
         }
     }
     if let Some(out) = &args.write {
+        // Every file is written: the plan holds many by their ids alone.
+        renderer.restore_texts(&mut plan.next.pointers, &Rendered::default());
         let summary = write::write_dir(out, &renderer.layout().branch_files(&plan.next))?;
         eprintln!(
             "wrote the next state into {} ({} files written, {} unchanged, {} removed)",
@@ -164,7 +166,7 @@ pub fn read_tree(dir: &std::path::Path) -> Result<Files, Error> {
         .into_iter()
         .collect::<Result<_, _>>()
         .map_err(|e| Error::io(dir, e.into()))?;
-    let files: Vec<Vec<(String, std::sync::Arc<str>)>> = top
+    let files: Vec<Vec<(String, crate::content::Content)>> = top
         .par_iter()
         .filter(|entry| entry.file_name() != ".git")
         .map(|entry| {
@@ -187,7 +189,7 @@ pub fn read_tree(dir: &std::path::Path) -> Result<Files, Error> {
 fn read_file(
     dir: &std::path::Path,
     entry: &walkdir::DirEntry,
-) -> Result<(String, std::sync::Arc<str>), Error> {
+) -> Result<(String, crate::content::Content), Error> {
     let relative = crate::layout::relative_path(dir, entry.path());
     let text = std::fs::read_to_string(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
     Ok((relative, text.into()))

@@ -95,7 +95,7 @@ pub fn reconcile(args: ReconcileArgs) -> anyhow::Result<()> {
     let fleet = stage("load", || load(&args.fleet.fleet))?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let desired = stage("render", || renderer.render_all()).map_err(Error::from)?;
+    let desired = stage("render", || renderer.render_ids()).map_err(Error::from)?;
     let health = stage("health", || args.health.snapshot(&fleet))?;
     let target = args.github.target();
     if target.is_none() {

@@ -95,7 +95,8 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
             let repo = Repo::open(args.repo.as_deref().unwrap_or(&args.fleet.fleet))?;
             let tip = repo.resolve(rev)?;
             let path = &fleet.spec.output.path.value;
-            let state = repo.current_state(tip, path, &layout::Files::new())?;
+            let state =
+                repo.current_state(tip, path, &layout::Files::new(), &Default::default())?;
             Some(layout::pinned_revisions(&state.branch))
         }
         None => None,

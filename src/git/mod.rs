@@ -139,23 +139,6 @@ impl Repo {
     }
 }
 
-/// The id git gives a blob holding `bytes`: the SHA-1 of `blob <length>\0<bytes>`. libgit2
-/// hashes with collision detection (SHA-1DC), several times slower than the CPU's SHA
-/// instructions the `sha1` crate uses; to compare fleeet's own texts with the ids a tree
-/// holds, plain SHA-1 gives the same id (a property test pins it to libgit2).
-pub(crate) fn blob_id(bytes: &[u8]) -> Oid {
-    object_id("blob", bytes)
-}
-
-/// The id git gives an object of `kind` (`blob`, `tree`) holding `bytes`; see [`blob_id`].
-fn object_id(kind: &str, bytes: &[u8]) -> Oid {
-    use sha1::{Digest, Sha1};
-    let mut hasher = Sha1::new();
-    hasher.update(format!("{kind} {}\0", bytes.len()).as_bytes());
-    hasher.update(bytes);
-    Oid::from_bytes(&hasher.finalize()).expect("a SHA-1 digest is an object id")
-}
-
 /// The entries of the folder holding `files` (full paths in order; the folder's own path is
 /// the first `at` bytes of each): each one's name, whether it is a folder, and the files it
 /// stands for (one for a file). The paths are in order, so a folder's files are the ones that
@@ -280,14 +263,6 @@ mod tests {
             repo.tree_of(id).unwrap(),
             repo.write_tree(None, &files(&[("a", "1")])).unwrap()
         );
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn blob_ids_are_libgit2s(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..3000)) {
-            let libgit2 = Oid::hash_object(git2::ObjectType::Blob, &bytes).unwrap();
-            proptest::prop_assert_eq!(blob_id(&bytes), libgit2);
-        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ use git2::{ErrorCode, ObjectType, Oid, Tree, TreeEntry};
 use super::expect::{Folder, Found};
 use super::{Repo, failed, short};
 use crate::Error;
+use crate::content::Content;
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
 use crate::layout::Files;
 use crate::load::{FLEET_FILE, FLEET_FOLDERS, FileKind, FleetFiles, too_large};
@@ -27,8 +28,8 @@ impl Repo {
 
     /// [`Repo::read_files`], where what `expected` holds is taken from it rather than read: a
     /// folder whose id is the one git gives the same folder of `expected` is not even walked,
-    /// and a file whose blob id is that of the text `expected` holds at its path is not read
-    /// (the text is shared, not copied). A rendered branch is mostly what is rendered now, and
+    /// and a file whose blob id is that of the content `expected` holds at its path is not read
+    /// (the content is shared, not copied, with or without its text). A rendered branch is mostly what is rendered now, and
     /// hashing texts costs less than inflating trees and blobs out of a pack: only the folders
     /// and files that differ are read (see `expect`).
     pub fn read_files_expecting(
@@ -45,10 +46,10 @@ impl Repo {
                 continue;
             };
             let inside = format!("{prefix}/");
-            let under: Vec<(&str, &Arc<str>)> = expected
+            let under: Vec<(&str, &Content)> = expected
                 .range::<str, _>((Bound::Included(inside.as_str()), Bound::Unbounded))
                 .take_while(|(path, _)| path.starts_with(&inside))
-                .map(|(path, text)| (path.as_str(), text))
+                .map(|(path, content)| (path.as_str(), content))
                 .collect();
             let folder = (!under.is_empty()).then(|| Folder::of(&under, inside.len()));
             self.walk_expecting(&entry, prefix, folder.as_ref(), &mut found)?;
@@ -59,8 +60,8 @@ impl Repo {
         let mut problems = Diagnostics::default();
         let mut files = Vec::with_capacity(found.len());
         for (path, found) in found {
-            let text = match found {
-                Found::Known(text) => Some(text),
+            let content = match found {
+                Found::Known(content) => Some(content),
                 Found::Blob(id) => match texts.get(&id) {
                     Some(text) => text.clone(),
                     None => {
@@ -68,14 +69,15 @@ impl Repo {
                         texts.insert(id, text.clone());
                         text
                     }
-                },
+                }
+                .map(|text| Content::read(id, text)),
                 Found::NotAFile(mode) => {
                     problems.push(not_a_file(&shown, &path, mode));
                     continue;
                 }
             };
-            match text {
-                Some(text) => files.push((path, text)),
+            match content {
+                Some(content) => files.push((path, content)),
                 None => problems.push(not_utf8(&shown, &path)),
             }
         }
@@ -252,7 +254,13 @@ mod tests {
     fn commit_with_link(repo: &Repo, files: &Files, link: &str, target: &str) -> Oid {
         let mut index = git2::Index::new().unwrap();
         for (path, text) in files {
-            add(repo, &mut index, path, text.as_bytes(), 0o100644);
+            add(
+                repo,
+                &mut index,
+                path,
+                text.text().unwrap().as_bytes(),
+                0o100644,
+            );
         }
         add(repo, &mut index, link, target.as_bytes(), 0o120000);
         let tree = index.write_tree_to(&repo.repo).unwrap();
@@ -282,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn files_as_expected_are_taken_from_the_expected_texts_the_others_read() {
+    fn files_as_expected_are_taken_from_the_expected_contents_the_others_read() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init(dir.path()).unwrap();
         let id = commit(
@@ -291,14 +299,16 @@ mod tests {
             &files(&[("c/a.yaml", "same"), ("c/b.yaml", "old")]),
             1,
         );
-        let expected = files(&[("c/a.yaml", "same"), ("c/b.yaml", "new"), ("c/x.yaml", "x")]);
+        // Expected by id alone, as rendered pointers are.
+        let expected: Files =
+            files(&[("c/a.yaml", "same"), ("c/b.yaml", "new"), ("c/x.yaml", "x")])
+                .into_iter()
+                .map(|(path, content)| (path, content.id_only()))
+                .collect();
         let read = repo.read_files_expecting(id, &["c"], &expected).unwrap();
         assert_eq!(read, files(&[("c/a.yaml", "same"), ("c/b.yaml", "old")]));
-        assert!(
-            Arc::ptr_eq(&read["c/a.yaml"], &expected["c/a.yaml"]),
-            "shared, not read"
-        );
-        assert!(!Arc::ptr_eq(&read["c/b.yaml"], &expected["c/b.yaml"]));
+        assert_eq!(read["c/a.yaml"].text(), None, "shared, not read");
+        assert_eq!(read["c/b.yaml"].text().map(|t| &**t), Some("old"));
     }
 
     #[test]
@@ -323,8 +333,8 @@ mod tests {
         assert_eq!(read, expected);
         // Identical blobs are read once and shared.
         assert!(Arc::ptr_eq(
-            &read["clusters/a/kustomization.yaml"],
-            &read["clusters/b/kustomization.yaml"]
+            read["clusters/a/kustomization.yaml"].text().unwrap(),
+            read["clusters/b/kustomization.yaml"].text().unwrap()
         ));
     }
 

@@ -6,6 +6,7 @@ use git2::{ObjectType, Odb, Oid, Repository, Signature, Tree};
 
 use super::{Identity, Repo, failed};
 use crate::Error;
+use crate::content::Content;
 use crate::layout::Files;
 
 const FILE: i32 = 0o100644;
@@ -36,9 +37,9 @@ impl Repo {
         known: Option<Known<'_>>,
         files: &Files,
     ) -> Result<Oid, Error> {
-        let entries: Vec<(&str, &[u8])> = files
+        let entries: Vec<(&str, &Content)> = files
             .iter()
-            .map(|(path, text)| check_path(path).map(|()| (path.as_str(), text.as_bytes())))
+            .map(|(path, content)| check_path(path).map(|()| (path.as_str(), content)))
             .collect::<Result<_, _>>()?;
         let base = base_tree
             .map(|id| {
@@ -163,7 +164,7 @@ struct Known<'a> {
 impl Known<'_> {
     /// Whether the base holds exactly `entries` (sorted, full paths) in the folder `folder`
     /// (a path ending in `/`).
-    fn holds(&self, folder: &str, entries: &[(&str, &[u8])]) -> bool {
+    fn holds(&self, folder: &str, entries: &[(&str, &Content)]) -> bool {
         let mut base = self
             .files
             .range::<str, _>((
@@ -171,11 +172,9 @@ impl Known<'_> {
                 std::ops::Bound::Unbounded,
             ))
             .take_while(|(path, _)| path.starts_with(folder));
-        entries.iter().all(|&(path, bytes)| {
-            base.next().is_some_and(|(base_path, text)| {
-                // Mostly the very text the render made: compare addresses first.
-                base_path == path
-                    && (std::ptr::eq(text.as_bytes(), bytes) || text.as_bytes() == bytes)
+        entries.iter().all(|&(path, content)| {
+            base.next().is_some_and(|(base_path, base_content)| {
+                base_path == path && base_content == content
             })
         }) && base.next().is_none()
     }
@@ -196,7 +195,7 @@ impl<'r> TreeWriter<'r, '_> {
     fn folder(
         &mut self,
         base: Option<&Tree<'_>>,
-        entries: &[(&str, &[u8])],
+        entries: &[(&str, &Content)],
         at: usize,
         within_known: bool,
     ) -> Result<Oid, Error> {
@@ -258,23 +257,45 @@ impl<'r> TreeWriter<'r, '_> {
         base: &Tree<'_>,
         name: &str,
         folder: &str,
-        entries: &[(&str, &[u8])],
+        entries: &[(&str, &Content)],
     ) -> Option<Oid> {
         let entry = base.get_name(name)?;
         let known = self.known?;
         (entry.kind() == Some(ObjectType::Tree) && known.holds(folder, entries)).then(|| entry.id())
     }
 
-    /// The id of the blob holding `bytes`, written unless `base` has it at `name` already.
-    fn blob(&mut self, base: Option<&Tree<'_>>, name: &str, bytes: &[u8]) -> Result<Oid, Error> {
+    /// The id of the blob holding `content`, written unless `base` has it at `name` already.
+    /// A content known by its id alone must be in the repository already.
+    fn blob(
+        &mut self,
+        base: Option<&Tree<'_>>,
+        name: &str,
+        content: &Content,
+    ) -> Result<Oid, Error> {
         let context = || format!("writing the file {name}");
-        let id = super::blob_id(bytes);
+        let id = content.id();
         let unchanged = base
             .and_then(|tree| tree.get_name(name))
             .is_some_and(|e| e.id() == id && e.filemode() == FILE);
-        if !unchanged {
-            self.repo.blob(bytes).map_err(failed(context()))?;
-            self.written.push(id);
+        if unchanged {
+            return Ok(id);
+        }
+        match content.text() {
+            Some(text) => {
+                self.repo.blob(text.as_bytes()).map_err(failed(context()))?;
+                self.written.push(id);
+            }
+            None => {
+                let odb = self.repo.odb().map_err(failed(context()))?;
+                if !odb.exists(id) {
+                    return Err(Error::Git {
+                        context: context(),
+                        message: format!(
+                            "fleeet holds only the id of its content, blob {id}, and the repository does not have it (a bug in fleeet: please report it)"
+                        ),
+                    });
+                }
+            }
         }
         Ok(id)
     }
@@ -584,7 +605,7 @@ mod timing {
         let mut wave = files.clone();
         for c in 0..1_000 {
             let path = format!("clusters/cluster-{c:05}/module-03.yaml");
-            let text = wave[&path].replace("v1.0.0", "v1.1.0");
+            let text = wave[&path].text().unwrap().replace("v1.0.0", "v1.1.0");
             wave.insert(path, text.into());
         }
         let start = Instant::now();
@@ -618,7 +639,7 @@ mod timing {
         for wave in 0..20 {
             for c in wave * 500..(wave + 1) * 500 {
                 let path = format!("clusters/cluster-{c:05}/module-03.yaml");
-                let text = current[&path].replace("v1.0.0", "v1.1.0");
+                let text = current[&path].text().unwrap().replace("v1.0.0", "v1.1.0");
                 current.insert(path, text.into());
             }
             tree = clone.write_tree(Some(tree), &current).unwrap();

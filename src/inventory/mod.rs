@@ -20,11 +20,13 @@ pub use write::write;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
 use crate::kubernetes::{NameKind, render_name};
-use crate::layout::Files;
 use crate::model::{
     ApiVersion, ClusterDocument, ClusterKind, ClusterSpec, InventorySettings, JsonMap, Metadata,
     unlocated,
 };
+
+/// The inventory's files by path (relative to `inventory/`), with their texts.
+pub type Files = BTreeMap<String, String>;
 
 /// The folder of the fleet repository the inventory is written to.
 pub const FOLDER: &str = "inventory";
@@ -158,7 +160,7 @@ pub fn files(
                 .cloned()
                 .unwrap_or_default();
             let path = format!("{}.yaml", entry.name);
-            (path, document(&entry, values, settings).into())
+            (path, document(&entry, values, settings))
         })
         .collect())
 }

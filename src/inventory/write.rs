@@ -7,9 +7,9 @@ use std::path::Path;
 
 use walkdir::WalkDir;
 
+use super::Files;
 use super::{FOLDER, HEADER};
 use crate::Error;
-use crate::layout::Files;
 use crate::write::WriteSummary;
 
 /// Makes `<fleet_dir>/inventory` hold `files` (paths relative to it). Files starting with
@@ -106,7 +106,7 @@ mod tests {
     fn files(pairs: &[(&str, &str)]) -> Files {
         pairs
             .iter()
-            .map(|(p, c)| (p.to_string(), format!("{HEADER}{c}").into()))
+            .map(|(p, c)| (p.to_string(), format!("{HEADER}{c}")))
             .collect()
     }
 

@@ -8,12 +8,13 @@
 pub mod flux;
 pub mod yaml;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use minijinja::Environment;
 use rayon::prelude::*;
 
+use crate::content::Content;
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
 use crate::management::{Management, Target, object_name};
 use crate::model::{Fleet, JsonMap, ModuleKind, Source, ValuesReferenceKind};
@@ -30,12 +31,49 @@ pub struct Pointer {
     /// it back as `<revision>` or `<revision>@<digest>`.
     pub revision: String,
     /// `<module>.yaml`.
-    pub main: Arc<str>,
+    pub main: Content,
     /// `<module>/release.yaml`, for helm modules.
-    pub release: Option<Arc<str>>,
+    pub release: Option<Content>,
     /// The cluster that applies the pointer to this one and holds it in its folder: the
     /// management cluster, for a bootstrap module (none: the cluster applies it itself).
     pub applied_from: Option<Arc<str>>,
+}
+
+impl Pointer {
+    /// The same pointer with the ids of its files alone.
+    pub fn id_only(&self) -> Pointer {
+        Pointer {
+            main: self.main.id_only(),
+            release: self.release.as_ref().map(Content::id_only),
+            ..self.clone()
+        }
+    }
+
+    /// The same pointer, with the texts it lacks taken from `again` (the same pair rendered
+    /// again) where the bytes are the same.
+    pub fn with_texts_of(&self, again: &Pointer) -> Pointer {
+        let release = match (&self.release, &again.release) {
+            (Some(ours), Some(theirs)) => Some(ours.or_text_of(theirs)),
+            (ours, _) => ours.clone(),
+        };
+        Pointer {
+            main: self.main.or_text_of(&again.main),
+            release,
+            ..self.clone()
+        }
+    }
+
+    /// Whether it holds the text of each of its files.
+    pub fn has_texts(&self) -> bool {
+        self.main.text().is_some() && self.release.as_ref().is_none_or(|r| r.text().is_some())
+    }
+}
+
+/// Whether a render keeps the texts of the files, or their ids alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Texts {
+    Keep,
+    Drop,
 }
 
 /// Pointers by cluster name, then module name. Every cluster of the fleet has an entry, even
@@ -159,13 +197,20 @@ impl<'a> Renderer<'a> {
 
     /// Renders every module on every cluster at its desired version.
     pub fn render_all(&self) -> Result<Rendered, Diagnostics> {
-        self.render_clusters(|_| true)
+        self.render_clusters(|_| true, Texts::Keep)
+    }
+
+    /// [`Renderer::render_all`], keeping only the ids of the files: what a plan compares. The
+    /// files a step writes are rendered again ([`Renderer::restore_texts`]).
+    pub fn render_ids(&self) -> Result<Rendered, Diagnostics> {
+        self.render_clusters(|_| true, Texts::Drop)
     }
 
     /// Renders the clusters for which `keep` holds (by name); the others are left out.
     pub fn render_clusters(
         &self,
         keep: impl Fn(&str) -> bool + Sync,
+        texts: Texts,
     ) -> Result<Rendered, Diagnostics> {
         let results: Vec<(usize, ClusterResult)> = self
             .fleet
@@ -180,6 +225,10 @@ impl<'a> Renderer<'a> {
                     let module = &self.fleet.modules[m];
                     match self.render_pair(c, m, &module.spec.version.value) {
                         Ok(pointer) => {
+                            let pointer = match texts {
+                                Texts::Keep => pointer,
+                                Texts::Drop => pointer.id_only(),
+                            };
                             pointers.insert(module.name.clone(), pointer);
                         }
                         Err(e) => errors.push((m, e)),
@@ -232,6 +281,52 @@ impl<'a> Renderer<'a> {
             );
         }
         out.into_result(rendered)
+    }
+
+    /// Renders again the texts of the pointers of `pointers` that hold ids alone, except those
+    /// `kept` holds with the same files: what a step writes (a tree holds the others already).
+    pub fn restore_texts(&self, pointers: &mut Rendered, kept: &Rendered) {
+        let index = |names: Vec<&'a str>| -> HashMap<&'a str, usize> {
+            names
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| (name, i))
+                .collect()
+        };
+        let clusters = index(
+            self.fleet
+                .clusters
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect(),
+        );
+        let modules = index(self.fleet.modules.iter().map(|m| m.name.as_str()).collect());
+        let same_files = |p: &Pointer, k: &Pointer| {
+            p.main == k.main && p.release == k.release && p.applied_from == k.applied_from
+        };
+        pointers
+            .clusters
+            .par_iter_mut()
+            .for_each(|(cluster, pointers)| {
+                let Some(&c) = clusters.get(cluster.as_str()) else {
+                    return;
+                };
+                let kept = kept.clusters.get(cluster);
+                for (module, pointer) in pointers.iter_mut() {
+                    let is_kept = kept
+                        .and_then(|k| k.get(module))
+                        .is_some_and(|k| same_files(pointer, k));
+                    if pointer.has_texts() || is_kept {
+                        continue;
+                    }
+                    let again = modules
+                        .get(module.as_str())
+                        .and_then(|&m| self.render_pair(c, m, &pointer.version).ok());
+                    if let Some(again) = again {
+                        *pointer = pointer.with_texts_of(&again);
+                    }
+                }
+            });
     }
 
     /// Renders module `m` on cluster `c` at `version` (by index into the fleet's lists).
@@ -335,7 +430,7 @@ impl<'a> Renderer<'a> {
                     target_namespace,
                     post_build(module, values, references)?,
                 );
-                let main = to_yaml(&[&source, &kustomization]).into();
+                let main = Content::new(to_yaml(&[&source, &kustomization]));
                 Ok(Pointer {
                     version: version.to_string(),
                     revision: tag,
@@ -368,7 +463,7 @@ impl<'a> Renderer<'a> {
                 Ok(Pointer {
                     version: version.to_string(),
                     revision: version.to_string(),
-                    main: to_yaml(&[&source, &kustomization]).into(),
+                    main: Content::new(to_yaml(&[&source, &kustomization])),
                     release: None,
                     applied_from,
                 })
@@ -425,8 +520,8 @@ impl<'a> Renderer<'a> {
                 Ok(Pointer {
                     version: version.to_string(),
                     revision: version.to_string(),
-                    main: to_yaml(&[&wrapper]).into(),
-                    release: Some(to_yaml(&[&repository, &release]).into()),
+                    main: Content::new(to_yaml(&[&wrapper])),
+                    release: Some(Content::new(to_yaml(&[&repository, &release]))),
                     applied_from,
                 })
             }

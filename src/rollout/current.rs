@@ -6,6 +6,7 @@ use jiff::Timestamp;
 
 use super::record::RolloutRecord;
 use crate::layout::{self, Branch, Files};
+use crate::render::Rendered;
 
 /// The rendered branch as the planner sees it.
 #[derive(Clone, Debug, Default)]
@@ -26,12 +27,15 @@ pub struct CurrentState {
 }
 
 impl CurrentState {
-    /// Reads the rendered branch's files; clusters are under `path`.
-    pub fn from_files(files: Files, path: &str) -> CurrentState {
-        let branch = layout::parse(&files, path);
+    /// Reads the rendered branch's files; clusters are under `path`. Pointer files known by
+    /// their ids alone are `known`'s (see [`layout::parse`]).
+    pub fn from_files(files: Files, path: &str, known: &Rendered) -> CurrentState {
+        let branch = layout::parse(&files, path, known);
         let mut notes = branch.problems.clone();
         let mut records = BTreeMap::new();
-        for (module, text) in &branch.records {
+        for (module, content) in &branch.records {
+            // Records are never expected, so always read.
+            let text = content.text().map_or("", |t| t);
             match RolloutRecord::parse(&layout::record_path(module), text) {
                 Ok(record) => {
                     records.insert(module.clone(), record);

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::content::Content;
 use crate::model::{ApiVersion, Module};
 use crate::render::Pointer;
 
@@ -65,13 +66,14 @@ pub struct SavedPointer {
 }
 
 impl SavedPointer {
-    /// Saves `pointer`, whose revision is `revision`.
+    /// Saves `pointer` (holding its texts), whose revision is `revision`.
     pub fn save(pointer: &Pointer, revision: String) -> SavedPointer {
+        let text = |content: &Content| content.text().map_or_else(String::new, |t| t.to_string());
         SavedPointer {
             version: pointer.version.clone(),
             revision,
-            main: pointer.main.to_string(),
-            release: pointer.release.as_ref().map(|r| r.to_string()),
+            main: text(&pointer.main),
+            release: pointer.release.as_ref().map(text),
             applied_from: pointer.applied_from.as_ref().map(|c| c.to_string()),
         }
     }
@@ -81,15 +83,16 @@ impl SavedPointer {
         Pointer {
             version: self.version.clone(),
             revision: self.revision.clone(),
-            main: self.main.as_str().into(),
-            release: self.release.as_deref().map(Into::into),
+            main: Content::new(self.main.as_str()),
+            release: self.release.as_deref().map(Content::new),
             applied_from: self.applied_from.as_deref().map(Into::into),
         }
     }
 
     /// Whether `pointer` has exactly these bytes.
     pub fn same_bytes(&self, pointer: &Pointer) -> bool {
-        *pointer.main == *self.main && pointer.release.as_deref() == self.release.as_deref()
+        let saved = self.pointer();
+        pointer.main == saved.main && pointer.release == saved.release
     }
 }
 

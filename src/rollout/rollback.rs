@@ -91,16 +91,18 @@ pub fn save_before(ctx: &Context<'_, '_>, record: &mut RolloutRecord, pair: &Pai
     }
     let saved = match &pair.current {
         Some(Cow::Borrowed(pointer)) => {
-            let revision = ctx
-                .index
-                .and_then(|m| {
-                    ctx.inputs
-                        .renderer
-                        .render_pair(pair.cluster, m, &pointer.version)
-                        .ok()
-                })
-                .map_or_else(|| pointer.version.clone(), |p| p.revision);
-            Some(super::record::SavedPointer::save(pointer, revision))
+            // Rendered again for its revision, and for the texts of files read by id alone.
+            let again = ctx.index.and_then(|m| {
+                ctx.inputs
+                    .renderer
+                    .render_pair(pair.cluster, m, &pointer.version)
+                    .ok()
+            });
+            let (pointer, revision) = match again {
+                Some(again) => (pointer.with_texts_of(&again), again.revision),
+                None => ((*pointer).clone(), pointer.version.clone()),
+            };
+            Some(super::record::SavedPointer::save(&pointer, revision))
         }
         // A newcomer's stable pointer is not on the branch yet: before, there was nothing.
         _ => None,

@@ -129,7 +129,7 @@ impl Setup {
             .read_files(tip, &["clusters", ".fleeet"])
             .unwrap()
             .into_iter()
-            .map(|(p, c)| (p, c.to_string()))
+            .map(|(p, c)| (p, c.text().unwrap().to_string()))
             .collect()
     }
 

@@ -142,10 +142,11 @@ impl Branchy {
         }
     }
 
+    /// Plans as reconcile does, on the desired pointers' ids.
     fn plan(&self, fleet: &Fleet, health: Option<&HealthSnapshot>, now: Timestamp) -> Plan {
         let env = crate::template::sandbox();
         let renderer = Renderer::new(fleet, &env).unwrap_or_else(|e| panic!("{e}"));
-        let desired = renderer.render_all().unwrap_or_else(|e| panic!("{e}"));
+        let desired = renderer.render_ids().unwrap_or_else(|e| panic!("{e}"));
         plan(&Inputs {
             renderer: &renderer,
             desired: &desired,
@@ -159,7 +160,11 @@ impl Branchy {
     fn apply(&mut self, fleet: &Fleet, plan: &Plan, now: Timestamp) {
         let path = &fleet.spec.output.path.value;
         let before = layout::branch_files(&self.state.branch, path);
-        let after = layout::branch_files(&plan.next, path);
+        let env = crate::template::sandbox();
+        let renderer = Renderer::new(fleet, &env).unwrap_or_else(|e| panic!("{e}"));
+        let mut next = plan.next.clone();
+        renderer.restore_texts(&mut next.pointers, &self.state.branch.pointers);
+        let after = layout::branch_files(&next, path);
         let mut landed = self.state.landed_at.clone().unwrap_or_default();
         for (file, content) in &after {
             if before.get(file) != Some(content) {
@@ -169,7 +174,7 @@ impl Branchy {
         for file in before.keys().filter(|f| !after.contains_key(*f)) {
             landed.insert(file.clone(), now);
         }
-        self.state = CurrentState::from_files(after, path);
+        self.state = CurrentState::from_files(after, path, &Rendered::default());
         self.state.landed_at = Some(landed);
     }
 
@@ -258,6 +263,45 @@ fn converge(fleet: &Fleet, branch: &mut Branchy, mut now: Timestamp) -> usize {
         now += SignedDuration::from_mins(1);
     }
     panic!("no convergence in 50 steps");
+}
+
+#[test]
+fn pointers_rendered_by_id_get_back_the_texts_a_full_render_has_except_those_kept() {
+    let fleet = five_clusters()
+        .module("web", "1.0.0", "{}", "")
+        .module("db", "1.0.0", "{matchLabels: {canary: \"true\"}}", "")
+        .load();
+    let env = crate::template::sandbox();
+    let renderer = Renderer::new(&fleet, &env).unwrap();
+    let full = renderer.render_all().unwrap();
+    let ids = renderer.render_ids().unwrap();
+    assert_eq!(ids, full, "the same bytes");
+    assert!(
+        ids.clusters
+            .values()
+            .flat_map(|m| m.values())
+            .all(|p| p.main.text().is_none())
+    );
+
+    let mut restored = ids.clone();
+    renderer.restore_texts(&mut restored, &Rendered::default());
+    for (cluster, modules) in &full.clusters {
+        for (module, pointer) in modules {
+            let back = &restored.clusters[cluster][module];
+            assert_eq!(
+                back.main.text(),
+                pointer.main.text(),
+                "{module} on {cluster}"
+            );
+        }
+    }
+    // What a tree holds already (the same files in `kept`) is not rendered again.
+    let mut kept = Rendered::default();
+    kept.clusters.insert("b".into(), full.clusters["b"].clone());
+    let mut partly = ids.clone();
+    renderer.restore_texts(&mut partly, &kept);
+    assert!(partly.clusters["b"]["web"].main.text().is_none());
+    assert!(partly.clusters["c"]["web"].main.text().is_some());
 }
 
 #[test]
@@ -631,7 +675,7 @@ fn untouched_pairs_keep_their_bytes_and_a_converged_plan_changes_nothing() {
         .get_mut("b")
         .and_then(|m| m.get_mut("web"))
         .unwrap();
-    pointer.main = format!("{}# edited by hand\n", pointer.main).into();
+    pointer.main = format!("{}# edited by hand\n", pointer.main.text().unwrap()).into();
     let plan = hand_edited.plan(&fleet, Some(&healthy(&hand_edited, t(100))), t(100));
     let untouched = &plan.next.pointers.clusters["c"]["web"].main;
     assert_eq!(
@@ -738,7 +782,7 @@ proptest! {
                 }
             }
             let plan = branch.plan(&v2, Some(&snapshot), now);
-            if let Some(record) = plan.next.records.get("web").and_then(|r| RolloutRecord::parse("r", r).ok()) {
+            if let Some(record) = plan.next.records.get("web").and_then(|r| RolloutRecord::parse("r", r.text().unwrap()).ok()) {
                 for change in plan.changes.iter().filter(|c| c.wave.is_some()) {
                     let k = record.wave_of(&change.cluster).unwrap();
                     for earlier in &record.waves[..k] {
@@ -774,7 +818,7 @@ proptest! {
         prop_assert!(!plan.next.pointers.clusters.contains_key(&name));
         prop_assert_eq!(&plan.removed_clusters, &vec![name.clone()]);
         for record in plan.next.records.values() {
-            prop_assert!(!record.contains(&format!("- {name}\n")), "{} still in a record", name);
+            prop_assert!(!record.text().unwrap().contains(&format!("- {name}\n")), "{} still in a record", name);
         }
     }
 

@@ -133,11 +133,15 @@ impl Simulation {
         let path = fleet.spec.output.path.value.clone();
         let env = crate::template::sandbox();
         let renderer = Renderer::new(fleet, &env).unwrap();
-        let desired = renderer.render_all().unwrap();
+        // As reconcile does: pointers by their ids, texts rendered again for what is written.
+        let desired = renderer.render_ids().unwrap();
         let expected = renderer.layout().files(&desired);
-        let current = self.repo.current_state(self.tip, &path, &expected).unwrap();
+        let current = self
+            .repo
+            .current_state(self.tip, &path, &expected, &desired)
+            .unwrap();
         let health = self.health();
-        let plan = plan(&Inputs {
+        let mut plan = plan(&Inputs {
             renderer: &renderer,
             desired: &desired,
             current: &current,
@@ -145,6 +149,7 @@ impl Simulation {
             now: self.now,
         });
         if plan.changed {
+            renderer.restore_texts(&mut plan.next.pointers, &current.branch.pointers);
             let files = layout::branch_files(&plan.next, &path);
             let tree = self.repo.write_tree(None, &files).unwrap();
             let identity = Identity {

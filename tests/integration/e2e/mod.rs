@@ -210,7 +210,7 @@ impl Loop {
             .read_files(tip, &["clusters", ".fleeet"])
             .unwrap()
             .into_iter()
-            .map(|(p, c)| (p, c.to_string()))
+            .map(|(p, c)| (p, c.text().unwrap().to_string()))
             .collect()
     }
 
