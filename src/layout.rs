@@ -15,7 +15,7 @@
 //! <path>/<mgmt>/_bootstrap/<other>/_sync/<source>.yaml  what makes <other> follow <path>/<other>
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -118,6 +118,99 @@ impl<'a> Layout<'a> {
         all
     }
 
+    /// The cluster folders whose files differ between `next` and `current`: those holding
+    /// pointers that differ (a cluster's own, or the management cluster's for a bootstrap
+    /// pointer), of clusters added or removed, of the management cluster when the syncs differ,
+    /// and those `current` holds otherwise than fleeet writes them. Found from the pointers,
+    /// without making any file.
+    pub fn changed_folders(&self, next: &Branch, current: &Branch) -> BTreeSet<String> {
+        let mut changed = current.rewrite.clone();
+        let clusters: BTreeSet<&String> = next
+            .pointers
+            .clusters
+            .keys()
+            .chain(current.pointers.clusters.keys())
+            .collect();
+        for cluster in clusters {
+            let (a, b) = (
+                next.pointers.clusters.get(cluster),
+                current.pointers.clusters.get(cluster),
+            );
+            if a.is_none() || b.is_none() {
+                changed.insert(cluster.clone());
+            }
+            let modules: BTreeSet<&String> =
+                a.into_iter().chain(b).flat_map(BTreeMap::keys).collect();
+            for module in modules {
+                let (p, q) = (a.and_then(|a| a.get(module)), b.and_then(|b| b.get(module)));
+                if p.zip(q).is_some_and(|(p, q)| same_pointer_files(p, q)) {
+                    continue;
+                }
+                // A pointer's file is in its cluster's folder, or in its host's.
+                for pointer in p.into_iter().chain(q) {
+                    let folder = pointer.applied_from.as_deref().unwrap_or(cluster);
+                    changed.insert(folder.to_string());
+                }
+            }
+        }
+        let syncs = self.syncs(&next.pointers);
+        for (file, _) in syncs.iter().chain(&current.syncs) {
+            if syncs.get(file) != current.syncs.get(file)
+                && let Some(folder) = self.folder_of(file)
+            {
+                changed.insert(folder.to_string());
+            }
+        }
+        changed
+    }
+
+    /// The files of `branch` in the cluster folders `folders` (see [`Layout::changed_folders`])
+    /// and under `.fleeet/`, with the files fleeet did not write there: what a step writes.
+    pub fn folder_files(&self, branch: &Branch, folders: &BTreeSet<String>) -> Files {
+        let synced_here = |cluster: &str| {
+            self.management.is_some_and(|(_, m)| {
+                m.targets.contains_key(cluster) && folders.contains(&m.cluster)
+            })
+        };
+        let clusters = branch
+            .pointers
+            .clusters
+            .iter()
+            .filter(|(cluster, pointers)| {
+                folders.contains(*cluster)
+                    || synced_here(cluster)
+                    || pointers.values().any(|p| {
+                        p.applied_from
+                            .as_ref()
+                            .is_some_and(|h| folders.contains(&**h))
+                    })
+            })
+            .map(|(cluster, pointers)| (cluster.clone(), pointers.clone()))
+            .collect();
+        let mut files: Files = self
+            .files(&Rendered { clusters })
+            .into_iter()
+            .filter(|(file, _)| self.folder_of(file).is_some_and(|f| folders.contains(f)))
+            .collect();
+        for (module, record) in &branch.records {
+            files.insert(record_path(module), record.clone());
+        }
+        for (file, content) in &branch.foreign {
+            let inside = file.starts_with(".fleeet/")
+                || self.folder_of(file).is_some_and(|f| folders.contains(f));
+            if inside {
+                files.entry(file.clone()).or_insert_with(|| content.clone());
+            }
+        }
+        files
+    }
+
+    /// The cluster folder holding `file`, if it is in one.
+    fn folder_of<'f>(&self, file: &'f str) -> Option<&'f str> {
+        let rest = file.strip_prefix(self.path)?.strip_prefix('/')?;
+        rest.split_once('/').map(|(folder, _)| folder)
+    }
+
     /// What each cluster folder's `kustomization.yaml` lists besides the cluster's own
     /// modules: the files it applies to other clusters, relative to the folder.
     fn hosted(&self, rendered: &Rendered) -> BTreeMap<String, Vec<String>> {
@@ -201,12 +294,17 @@ pub fn pair_path(pointers: &Rendered, path: &str, cluster: &str, module: &str) -
 /// the same bytes in the same places (versions and revisions aside).
 pub fn same_files(a: &Rendered, b: &Rendered) -> bool {
     let same_pointer = |(m, p): (&String, &Pointer), (n, q): (&String, &Pointer)| {
-        m == n && p.main == q.main && p.release == q.release && p.applied_from == q.applied_from
+        m == n && same_pointer_files(p, q)
     };
     a.clusters.len() == b.clusters.len()
         && a.clusters.iter().zip(&b.clusters).all(|((c, x), (d, y))| {
             c == d && x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_pointer(p, q))
         })
+}
+
+/// Whether two pointers give the same files in the same places.
+pub fn same_pointer_files(p: &Pointer, q: &Pointer) -> bool {
+    p.main == q.main && p.release == q.release && p.applied_from == q.applied_from
 }
 
 /// The `kustomization.yaml` of a cluster folder: its own modules' files, then the `hosted`
@@ -261,6 +359,9 @@ pub struct Branch {
     pub syncs: Files,
     /// What was found but not understood, for the plan to report.
     pub problems: Vec<String>,
+    /// The cluster folders not as fleeet writes them for their pointers (a `kustomization.yaml`
+    /// edited or missing): the next step writes them again.
+    pub rewrite: BTreeSet<String>,
 }
 
 /// Reads the files of a rendered branch whose clusters are under `path`. A pointer file known
@@ -300,7 +401,9 @@ pub fn parse(files: &Files, path: &str, known: &Rendered) -> Branch {
     }
     // A cluster's kustomization.yaml is written from its pointers: say so if it was edited.
     let hosted = hosted(&branch.pointers, &synced);
+    let mut listed_clusters = BTreeSet::new();
     for (file, cluster, content) in kustomizations {
+        listed_clusters.insert(cluster);
         let listed = hosted.get(cluster).map_or(&[][..], Vec::as_slice);
         if let Some(modules) = branch.pointers.clusters.get(cluster)
             && *content != Content::new(kustomization(modules, listed))
@@ -308,8 +411,15 @@ pub fn parse(files: &Files, path: &str, known: &Rendered) -> Branch {
             branch.problems.push(format!(
                 "{file} is not what fleeet writes for the pointers there (edited by hand?); fleeet rewrites it from the pointers"
             ));
+            branch.rewrite.insert(cluster.to_string());
         }
     }
+    let unlisted = branch
+        .pointers
+        .clusters
+        .keys()
+        .filter(|c| !listed_clusters.contains(c.as_str()));
+    branch.rewrite.extend(unlisted.cloned());
     branch
 }
 
@@ -578,6 +688,60 @@ mod tests {
             pair_path(&back.pointers, "clusters", "w", "app"),
             "clusters/w/app.yaml"
         );
+    }
+
+    #[test]
+    fn the_folders_a_step_changes_are_those_of_its_pointers_and_their_hosts() {
+        let main =
+            |v: &str| format!("metadata:\n  annotations:\n    fleeet.dev/version: \"{v}\"\n");
+        let branch = |flux: &str, app: &str| {
+            let remote = Pointer {
+                applied_from: Some("mgmt".into()),
+                ..pointer(flux, &main(flux), None)
+            };
+            let mut rendered = Rendered::default();
+            rendered.clusters.insert(
+                "w".into(),
+                BTreeMap::from([
+                    ("flux".into(), remote),
+                    ("app".into(), pointer(app, &main(app), None)),
+                ]),
+            );
+            rendered.clusters.insert("mgmt".into(), BTreeMap::new());
+            rendered.clusters.insert("other".into(), BTreeMap::new());
+            Branch {
+                pointers: rendered,
+                ..Branch::default()
+            }
+        };
+        let layout = Layout::plain("clusters");
+        let current = branch("1", "1");
+        let changed = |next: &Branch| {
+            layout
+                .changed_folders(next, &current)
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert!(changed(&current).is_empty());
+        assert_eq!(changed(&branch("1", "2")), ["w"]);
+        assert_eq!(changed(&branch("2", "1")), ["mgmt"]);
+        assert_eq!(changed(&Branch::default()), ["mgmt", "other", "w"]);
+        let step = layout.folder_files(&branch("2", "1"), &["mgmt".to_string()].into());
+        assert_eq!(
+            step.keys().collect::<Vec<_>>(),
+            [
+                "clusters/mgmt/_bootstrap/w/flux.yaml",
+                "clusters/mgmt/kustomization.yaml"
+            ]
+        );
+
+        // A folder not as fleeet writes it is written again, pointers unchanged or not.
+        let mut files = branch_files(&current, "clusters");
+        files.insert("clusters/other/kustomization.yaml".into(), "edited".into());
+        files.remove("clusters/w/kustomization.yaml");
+        let read = parse(&files, "clusters", &Rendered::default());
+        assert_eq!(read.rewrite.iter().collect::<Vec<_>>(), ["other", "w"]);
+        assert_eq!(layout.changed_folders(&read, &read).len(), 2);
     }
 
     #[test]

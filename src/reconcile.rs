@@ -17,9 +17,10 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::free::FreeLater;
-use crate::git::{Auth, Base, Identity, PushOutcome, Repo};
+use crate::git::{Auth, Identity, PushOutcome, Repo};
 use crate::github::{MergeMethod, MergeOutcome, PullRequestSpec, Target, runtime};
 use crate::health::HealthSnapshot;
+use crate::layout::{Branch, Layout};
 use crate::model::Fleet;
 use crate::render::{Rendered, Renderer};
 use crate::report;
@@ -86,8 +87,6 @@ pub fn reconcile(
     };
     let mut log = Vec::new();
     let mut last_plan = None;
-    // What the rendered branch mostly holds: its files that match are not read.
-    let expected = FreeLater::new(stage("layout", || renderer.layout().files(desired)));
     for attempt in 1..=ATTEMPTS {
         let mut rendered = stage("fetch", || {
             repo.fetch_branch(options.remote, &output.branch.value, &options.auth)
@@ -112,8 +111,11 @@ pub fn reconcile(
         let proposed = stage("fetch the pull-request branch", || {
             repo.fetch_branch(options.remote, pr_branch, &options.auth)
         })?;
-        let current =
-            FreeLater::new(repo.current_state(rendered, &output.path.value, &expected, desired)?);
+        let current = {
+            // What the rendered branch mostly holds: its files that match are not read.
+            let expected = FreeLater::new(stage("layout", || renderer.layout().files(desired)));
+            FreeLater::new(repo.current_state(rendered, &output.path.value, &expected, desired)?)
+        };
         let mut plan = stage("plan", || {
             rollout::plan(&Inputs {
                 renderer,
@@ -147,19 +149,13 @@ pub fn reconcile(
         stage("render the step's files", || {
             renderer.restore_texts(&mut plan.next.pointers, &current.branch.pointers)
         });
-        let files = FreeLater::new(stage("layout", || {
-            renderer.layout().branch_files(&plan.next)
-        }));
-        let base = rendered
-            .map(|commit| repo.tree_of(commit))
-            .transpose()?
-            .map(|tree| Base {
-                tree,
-                files: &current.files,
-            });
-        let tree = stage("tree write", || {
-            repo.write_managed_tree(base, &files, &Repo::managed_folders(&output.path.value))
-        })?;
+        let tree = write_step(
+            &repo,
+            renderer.layout(),
+            rendered,
+            &plan.next,
+            &current.branch,
+        )?;
         let up_to_date = match proposed {
             Some(head) => {
                 repo.tree_of(head)? == tree
@@ -244,6 +240,33 @@ pub fn reconcile(
         ahead: true,
         log,
     })
+}
+
+/// Writes the tree of the step to `next` on the commit `rendered` (whose files `current`
+/// holds): the cluster folders that change and `.fleeet/` are written, the rest is kept by id.
+fn write_step(
+    repo: &Repo,
+    layout: Layout<'_>,
+    rendered: Option<Oid>,
+    next: &Branch,
+    current: &Branch,
+) -> Result<Oid, Error> {
+    let Some(rendered) = rendered else {
+        let files = FreeLater::new(stage("layout", || layout.branch_files(next)));
+        return stage("tree write", || repo.write_tree(None, &files));
+    };
+    let (folders, files) = stage("layout", || {
+        let changed = layout.changed_folders(next, current);
+        let files = FreeLater::new(layout.folder_files(next, &changed));
+        let mut folders: Vec<String> = changed
+            .iter()
+            .map(|cluster| format!("{}/{cluster}", layout.path))
+            .collect();
+        folders.push(".fleeet".into());
+        (folders, files)
+    });
+    let base = repo.tree_of(rendered)?;
+    stage("tree write", || repo.write_folders(base, &folders, &files))
 }
 
 /// The commit message: a one-line summary, the plan, and trailers.

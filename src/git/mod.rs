@@ -43,7 +43,6 @@ use std::path::Path;
 use git2::{ErrorCode, Oid, Repository};
 
 pub use remote::{Auth, PushOutcome};
-pub use write::Base;
 
 use crate::Error;
 

@@ -12,92 +12,60 @@ use crate::layout::Files;
 const FILE: i32 = 0o100644;
 const FOLDER: i32 = 0o040000;
 
-/// The tree a write builds on, with the files it holds under the managed folders as read: a
-/// folder whose files are those is kept by id, without reading or hashing anything in it, so
-/// a write costs what changed, not what the branch holds.
-#[derive(Clone, Copy)]
-pub struct Base<'a> {
-    pub tree: Oid,
-    /// Every file under the managed folders of `tree`, by path.
-    pub files: &'a Files,
-}
-
 impl Repo {
     /// Writes the tree holding exactly `files` and returns its id. Blobs and whole folders that
     /// are the same in `base_tree` are reused by id, not written again. No work tree or index is
     /// touched. Without files, this is the empty tree.
     pub fn write_tree(&self, base_tree: Option<Oid>, files: &Files) -> Result<Oid, Error> {
-        self.write_tree_on(base_tree, None, files)
+        let entries = checked(files)?;
+        let base = base_tree.map(|id| self.find_tree(id)).transpose()?;
+        self.write_with(|writer| writer.folder(base.as_ref(), &entries, 0))
     }
 
-    /// [`Repo::write_tree`], taking the folders `known` says are unchanged from `base_tree`.
-    fn write_tree_on(
+    /// Writes the tree of `base` with the folders `folders` (full paths, like
+    /// `clusters/eu-1`) holding exactly what `files` holds under them, and removed if nothing:
+    /// every other entry of `base` is kept by id, unread. A step costs the folders it changes,
+    /// not the files the branch holds.
+    pub fn write_folders(
         &self,
-        base_tree: Option<Oid>,
-        known: Option<Known<'_>>,
+        base: Oid,
+        folders: &[String],
         files: &Files,
     ) -> Result<Oid, Error> {
-        let entries: Vec<(&str, &Content)> = files
-            .iter()
-            .map(|(path, content)| check_path(path).map(|()| (path.as_str(), content)))
-            .collect::<Result<_, _>>()?;
-        let base = base_tree
-            .map(|id| {
-                self.repo
-                    .find_tree(id)
-                    .map_err(failed(format!("reading the base tree {id}")))
-            })
-            .transpose()?;
+        let entries = checked(files)?;
+        let base = self.find_tree(base)?;
+        let mut folders: Vec<&str> = folders.iter().map(String::as_str).collect();
+        folders.sort_unstable();
+        folders.dedup();
+        self.write_with(|writer| {
+            let tree = writer.replace(Some(&base), "", &folders, &entries)?;
+            match tree {
+                Some(id) => Ok(id),
+                None => writer.folder(None, &[], 0),
+            }
+        })
+    }
+
+    /// Runs `write` with a tree writer whose new objects are kept in memory, then stores them
+    /// in this repository as one pack.
+    fn write_with(
+        &self,
+        write: impl FnOnce(&mut TreeWriter<'_>) -> Result<Oid, Error>,
+    ) -> Result<Oid, Error> {
         let scratch = Scratch::new(&self.repo)?;
         let mut writer = TreeWriter {
             repo: &scratch.repo,
-            known,
             written: Vec::new(),
         };
-        let tree = writer.folder(base.as_ref(), &entries, 0, false)?;
+        let tree = write(&mut writer)?;
         super::pack::copy_as_pack(&scratch.repo, &writer.written, &self.repo)?;
         Ok(tree)
     }
 
-    /// Writes the tree whose top-level folders `managed` hold exactly `files` (all under them),
-    /// and whose other top-level entries are those of the base tree, reused by id: files fleeet
-    /// does not own on the rendered branch (a README, say) survive its commits.
-    pub fn write_managed_tree(
-        &self,
-        base: Option<Base<'_>>,
-        files: &Files,
-        managed: &[&str],
-    ) -> Result<Oid, Error> {
-        let known = base.map(|base| Known {
-            files: base.files,
-            managed,
-        });
-        let ours = self.write_tree_on(base.map(|b| b.tree), known, files)?;
-        let Some(Base { tree: base, .. }) = base else {
-            return Ok(ours);
-        };
-        let context = || format!("keeping the files of tree {base} fleeet does not own");
-        let base = self.repo.find_tree(base).map_err(failed(context()))?;
-        let ours_tree = self.repo.find_tree(ours).map_err(failed(context()))?;
-        let mut builder = self
-            .repo
-            .treebuilder(Some(&ours_tree))
-            .map_err(failed(context()))?;
-        let mut kept = false;
-        for entry in base.iter() {
-            let name = String::from_utf8_lossy(entry.name_bytes());
-            if !managed.contains(&name.as_ref()) && ours_tree.get_name(&name).is_none() {
-                builder
-                    .insert(name.as_ref(), entry.id(), entry.filemode())
-                    .map_err(failed(context()))?;
-                kept = true;
-            }
-        }
-        if kept {
-            builder.write().map_err(failed(context()))
-        } else {
-            Ok(ours)
-        }
+    fn find_tree(&self, id: Oid) -> Result<Tree<'_>, Error> {
+        self.repo
+            .find_tree(id)
+            .map_err(failed(format!("reading the tree {id}")))
     }
 
     /// Writes a commit of `tree` on `parents` by `identity`, without moving any ref.
@@ -154,50 +122,69 @@ impl Scratch {
     }
 }
 
-/// The files a base tree holds under its top-level folders `managed`.
-#[derive(Clone, Copy)]
-struct Known<'a> {
-    files: &'a Files,
-    managed: &'a [&'a str],
-}
-
-impl Known<'_> {
-    /// Whether the base holds exactly `entries` (sorted, full paths) in the folder `folder`
-    /// (a path ending in `/`).
-    fn holds(&self, folder: &str, entries: &[(&str, &Content)]) -> bool {
-        let mut base = self
-            .files
-            .range::<str, _>((
-                std::ops::Bound::Included(folder),
-                std::ops::Bound::Unbounded,
-            ))
-            .take_while(|(path, _)| path.starts_with(folder));
-        entries.iter().all(|&(path, content)| {
-            base.next().is_some_and(|(base_path, base_content)| {
-                base_path == path && base_content == content
-            })
-        }) && base.next().is_none()
-    }
-}
-
 /// Writes folders and files into a repository as trees and blobs, noting which it wrote.
-struct TreeWriter<'r, 'k> {
+struct TreeWriter<'r> {
     repo: &'r Repository,
-    /// What the base holds, to keep unchanged folders without reading them.
-    known: Option<Known<'k>>,
     written: Vec<Oid>,
 }
 
-impl<'r> TreeWriter<'r, '_> {
+impl<'r> TreeWriter<'r> {
+    /// The folder at `at` (a path ending in `/`, or empty for the root) of `base`, with the
+    /// folders `folders` (full paths, sorted, under `at`) holding what `entries` (full paths,
+    /// sorted) holds under them; none if it holds nothing.
+    fn replace(
+        &mut self,
+        base: Option<&Tree<'_>>,
+        at: &str,
+        folders: &[&str],
+        entries: &[(&str, &Content)],
+    ) -> Result<Option<Oid>, Error> {
+        let context = || format!("writing the folder {at}");
+        let mut builder = self.repo.treebuilder(base).map_err(failed(context()))?;
+        let mut rest = folders;
+        while let Some(first) = rest.first() {
+            let name = first[at.len()..].split('/').next().unwrap_or_default();
+            let child = &first[..at.len() + name.len()];
+            let inside = format!("{child}/");
+            let group = rest
+                .iter()
+                .take_while(|f| **f == child || f.starts_with(&inside))
+                .count();
+            let sub_base = base.and_then(|tree| self.subtree(tree, name));
+            let under = within(entries, &inside);
+            let id = if rest[0] == child {
+                (!under.is_empty())
+                    .then(|| self.folder(sub_base.as_ref(), under, inside.len()))
+                    .transpose()?
+            } else {
+                self.replace(sub_base.as_ref(), &inside, &rest[..group], under)?
+            };
+            match id {
+                Some(id) => builder.insert(name, id, FOLDER).map(drop),
+                None if builder.get(name).ok().flatten().is_some() => builder.remove(name),
+                None => Ok(()),
+            }
+            .map_err(failed(context()))?;
+            rest = &rest[group..];
+        }
+        if builder.is_empty() {
+            return Ok(None);
+        }
+        let id = builder.write().map_err(failed(context()))?;
+        if base.is_none_or(|tree| tree.id() != id) {
+            self.written.push(id);
+        }
+        Ok(Some(id))
+    }
+
     /// Writes the folder holding `entries` (full paths, sorted, with the folder's own path the
-    /// first `at` bytes of each) and returns its id; `base` is the same folder in the base tree,
-    /// and `within_known` says whether [`TreeWriter::known`] holds all of its files.
+    /// first `at` bytes of each) and returns its id; `base` is the same folder in the base
+    /// tree, whose blobs and folders are reused where they are the same.
     fn folder(
         &mut self,
         base: Option<&Tree<'_>>,
         entries: &[(&str, &Content)],
         at: usize,
-        within_known: bool,
     ) -> Result<Oid, Error> {
         let mut children: Vec<(&str, Oid, i32)> = Vec::new();
         for (name, is_folder, inside) in super::children(entries, at) {
@@ -206,19 +193,8 @@ impl<'r> TreeWriter<'r, '_> {
                 continue;
             }
             let inner = at + name.len() + 1;
-            let within_known = self
-                .known
-                .is_some_and(|known| within_known || (at == 0 && known.managed.contains(&name)));
-            let kept = base
-                .filter(|_| within_known)
-                .and_then(|tree| self.unchanged(tree, name, &inside[0].0[..inner], inside));
-            let id = match kept {
-                Some(id) => id,
-                None => {
-                    let sub_base = base.and_then(|tree| self.subtree(tree, name));
-                    self.folder(sub_base.as_ref(), inside, inner, within_known)?
-                }
-            };
+            let sub_base = base.and_then(|tree| self.subtree(tree, name));
+            let id = self.folder(sub_base.as_ref(), inside, inner)?;
             children.push((name, id, FOLDER));
         }
 
@@ -248,20 +224,6 @@ impl<'r> TreeWriter<'r, '_> {
         let id = builder.write().map_err(failed(context()))?;
         self.written.push(id);
         Ok(id)
-    }
-
-    /// The id of the folder `name` of `base` (the folder `folder` of the whole tree), if
-    /// [`TreeWriter::known`] says it holds exactly `entries`.
-    fn unchanged(
-        &self,
-        base: &Tree<'_>,
-        name: &str,
-        folder: &str,
-        entries: &[(&str, &Content)],
-    ) -> Option<Oid> {
-        let entry = base.get_name(name)?;
-        let known = self.known?;
-        (entry.kind() == Some(ObjectType::Tree) && known.holds(folder, entries)).then(|| entry.id())
     }
 
     /// The id of the blob holding `content`, written unless `base` has it at `name` already.
@@ -310,6 +272,24 @@ impl<'r> TreeWriter<'r, '_> {
     }
 }
 
+/// The entries of `files`, their paths checked.
+fn checked(files: &Files) -> Result<Vec<(&str, &Content)>, Error> {
+    files
+        .iter()
+        .map(|(path, content)| check_path(path).map(|()| (path.as_str(), content)))
+        .collect()
+}
+
+/// The entries (sorted by path) under the folder `inside` (a path ending in `/`).
+fn within<'e, 'p>(
+    entries: &'e [(&'p str, &'p Content)],
+    inside: &str,
+) -> &'e [(&'p str, &'p Content)] {
+    let start = entries.partition_point(|(path, _)| *path < inside);
+    let len = entries[start..].partition_point(|(path, _)| path.starts_with(inside));
+    &entries[start..start + len]
+}
+
 /// An error unless `path` is relative, `/`-separated, without empty, `.`, `..` or `.git` parts.
 fn check_path(path: &str) -> Result<(), Error> {
     let bad = path
@@ -345,43 +325,54 @@ mod tests {
     }
 
     #[test]
-    fn a_managed_tree_keeps_what_fleeet_does_not_own() {
+    fn a_write_of_folders_keeps_the_rest_of_the_base_by_id() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
         let before = files(&[
             ("README.md", "hello"),
             ("clusters/a/x.yaml", "1"),
+            ("clusters/b/y.yaml", "1"),
+            ("clusters/gone/z.yaml", "1"),
             (".fleeet/rollouts/x.yaml", "r"),
         ]);
         let base = repo.write_tree(None, &before).unwrap();
-        let mut managed = before.clone();
-        managed.remove("README.md");
-        let next = files(&[("clusters/a/x.yaml", "2")]);
-        let base = Base {
-            tree: base,
-            files: &managed,
-        };
-        let tree = repo
-            .write_managed_tree(Some(base), &next, &["clusters", ".fleeet"])
-            .unwrap();
+        let next = files(&[("clusters/a/x.yaml", "2"), ("clusters/new/k.yaml", "k")]);
+        let folders = ["clusters/a", "clusters/gone", "clusters/new", ".fleeet"].map(String::from);
+        let tree = repo.write_folders(base, &folders, &next).unwrap();
         let commit = repo.commit(&[], tree, "t", &identity(1)).unwrap();
         let all = repo
             .read_files(commit, &["README.md", "clusters", ".fleeet"])
             .unwrap();
         assert_eq!(
             all,
-            files(&[("README.md", "hello"), ("clusters/a/x.yaml", "2")])
+            files(&[
+                ("README.md", "hello"),
+                ("clusters/a/x.yaml", "2"),
+                ("clusters/b/y.yaml", "1"),
+                ("clusters/new/k.yaml", "k"),
+            ])
         );
+        // Nothing left under a folder removes it; nothing changed is the base itself.
+        let emptied = repo
+            .write_folders(base, &["clusters".into(), ".fleeet".into()], &Files::new())
+            .unwrap();
+        assert_eq!(
+            emptied,
+            repo.write_tree(None, &files(&[("README.md", "hello")]))
+                .unwrap()
+        );
+        let same = repo
+            .write_folders(base, &["clusters/b".into()], &before)
+            .unwrap();
+        assert_eq!(same, base);
     }
 
     #[test]
-    fn a_write_on_a_read_base_makes_the_tree_a_whole_write_makes() {
+    fn a_write_of_the_changed_folders_makes_the_tree_a_whole_write_makes() {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
         let before = fleet_files(40, "1.0");
-        let commit = commit(&repo, &[], &before, 1);
-        let base = repo.tree_of(commit).unwrap();
-        let read = repo.read_files(commit, &["clusters", ".fleeet"]).unwrap();
+        let base = repo.write_tree(None, &before).unwrap();
 
         let mut next = before.clone();
         next.insert("clusters/c3/m1.yaml".into(), "changed".into());
@@ -393,18 +384,16 @@ mod tests {
         );
         next.insert("clusters/new/kustomization.yaml".into(), "k".into());
         next.remove(".fleeet/rollouts/m0.yaml");
-        let base = Base {
-            tree: base,
-            files: &read,
-        };
-        let ours = repo
-            .write_managed_tree(Some(base), &next, &["clusters", ".fleeet"])
-            .unwrap();
+        let folders = [
+            "clusters/c3",
+            "clusters/c7",
+            "clusters/c8",
+            "clusters/new",
+            ".fleeet",
+        ]
+        .map(String::from);
+        let ours = repo.write_folders(base, &folders, &next).unwrap();
         assert_eq!(ours, repo.write_tree(None, &next).unwrap());
-        let unchanged = repo
-            .write_managed_tree(Some(base), &before, &["clusters", ".fleeet"])
-            .unwrap();
-        assert_eq!(unchanged, base.tree);
     }
 
     #[test]

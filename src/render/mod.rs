@@ -97,7 +97,6 @@ pub struct Renderer<'a> {
     pub fleet: &'a Fleet,
     pub assignment: Assignment,
     modules: Vec<CompiledModule<'a>>,
-    cluster_contexts: Vec<minijinja::Value>,
     fleet_context: minijinja::Value,
     /// `spec.management`, resolved.
     pub management: Option<Management>,
@@ -182,11 +181,6 @@ impl<'a> Renderer<'a> {
             fleet,
             assignment,
             modules,
-            cluster_contexts: fleet
-                .clusters
-                .par_iter()
-                .map(template::cluster_context)
-                .collect(),
             fleet_context: template::fleet_context(fleet),
             applied_from: management.as_ref().map(|m| m.cluster.as_str().into()),
             management,
@@ -221,9 +215,10 @@ impl<'a> Renderer<'a> {
             .map(|(c, _)| {
                 let mut pointers = BTreeMap::new();
                 let mut errors = Vec::new();
+                let cluster = self.cluster_value(c);
                 for &m in &self.assignment.modules_of_cluster[c] {
                     let module = &self.fleet.modules[m];
-                    match self.render_pair(c, m, &module.spec.version.value) {
+                    match self.render_pair_with(&cluster, c, m, &module.spec.version.value) {
                         Ok(pointer) => {
                             let pointer = match texts {
                                 Texts::Keep => pointer,
@@ -312,6 +307,7 @@ impl<'a> Renderer<'a> {
                     return;
                 };
                 let kept = kept.clusters.get(cluster);
+                let mut context = None;
                 for (module, pointer) in pointers.iter_mut() {
                     let is_kept = kept
                         .and_then(|k| k.get(module))
@@ -319,9 +315,10 @@ impl<'a> Renderer<'a> {
                     if pointer.has_texts() || is_kept {
                         continue;
                     }
+                    let context = context.get_or_insert_with(|| self.cluster_value(c));
                     let again = modules
                         .get(module.as_str())
-                        .and_then(|&m| self.render_pair(c, m, &pointer.version).ok());
+                        .and_then(|&m| self.render_pair_with(context, c, m, &pointer.version).ok());
                     if let Some(again) = again {
                         *pointer = pointer.with_texts_of(&again);
                     }
@@ -331,11 +328,22 @@ impl<'a> Renderer<'a> {
 
     /// Renders module `m` on cluster `c` at `version` (by index into the fleet's lists).
     pub fn render_pair(&self, c: usize, m: usize, version: &str) -> Result<Pointer, TemplateError> {
+        self.render_pair_with(&self.cluster_value(c), c, m, version)
+    }
+
+    /// [`Renderer::render_pair`], with `context`, the [`Renderer::cluster_value`] of `c`.
+    fn render_pair_with(
+        &self,
+        context: &minijinja::Value,
+        c: usize,
+        m: usize,
+        version: &str,
+    ) -> Result<Pointer, TemplateError> {
         let fleet = self.fleet;
         let module = &fleet.modules[m];
         let compiled = &self.modules[m];
         let cluster = &fleet.clusters[c];
-        let ctx = self.context(c, m, version);
+        let ctx = self.context(context, m, version);
         let values = template::render_map(&compiled.values, &ctx)?;
         let output = &fleet.spec.output;
         let target = self.target(c, m);
@@ -530,21 +538,27 @@ impl<'a> Renderer<'a> {
 
     /// The values of module `m` on cluster `c` at `version`, merged and rendered.
     pub fn values(&self, c: usize, m: usize, version: &str) -> Result<JsonMap, TemplateError> {
-        template::render_map(&self.modules[m].values, &self.context(c, m, version))
+        let cluster = self.cluster_value(c);
+        template::render_map(&self.modules[m].values, &self.context(&cluster, m, version))
     }
 
     /// The context of a template about cluster `c` alone (`cluster` and `fleet`), like a
     /// maintenance window's time zone.
     pub fn cluster_context(&self, c: usize) -> minijinja::Value {
         minijinja::context! {
-            cluster => &self.cluster_contexts[c],
+            cluster => self.cluster_value(c),
             fleet => &self.fleet_context,
         }
     }
 
-    fn context(&self, c: usize, m: usize, version: &str) -> minijinja::Value {
+    /// What templates know about cluster `c`: made when needed, not kept (3 KB a cluster).
+    fn cluster_value(&self, c: usize) -> minijinja::Value {
+        template::cluster_context(&self.fleet.clusters[c])
+    }
+
+    fn context(&self, cluster: &minijinja::Value, m: usize, version: &str) -> minijinja::Value {
         template::context(
-            &self.cluster_contexts[c],
+            cluster,
             &self.fleet.modules[m].name,
             version,
             &self.fleet_context,

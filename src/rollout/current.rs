@@ -21,9 +21,6 @@ pub struct CurrentState {
     pub landed_at: Option<BTreeMap<String, Timestamp>>,
     /// What was found on the branch but not understood.
     pub notes: Vec<String>,
-    /// The files read, by path: a tree written on top of the branch compares its folders with
-    /// them rather than reading the branch again.
-    pub files: Files,
 }
 
 impl CurrentState {
@@ -31,6 +28,8 @@ impl CurrentState {
     /// their ids alone are `known`'s (see [`layout::parse`]).
     pub fn from_files(files: Files, path: &str, known: &Rendered) -> CurrentState {
         let branch = layout::parse(&files, path, known);
+        // The branch holds what it needs of them: they are freed on a thread of their own.
+        drop(crate::free::FreeLater::new(files));
         let mut notes = branch.problems.clone();
         let mut records = BTreeMap::new();
         for (module, content) in &branch.records {
@@ -50,7 +49,6 @@ impl CurrentState {
             records,
             landed_at: None,
             notes,
-            files,
         }
     }
 

@@ -177,6 +177,7 @@ fn start_next(current: &layout::Branch) -> layout::Branch {
         foreign: current.foreign.clone(),
         syncs: current.syncs.clone(),
         problems: Vec::new(),
+        rewrite: BTreeSet::new(),
     }
 }
 

@@ -152,6 +152,20 @@ impl Simulation {
             renderer.restore_texts(&mut plan.next.pointers, &current.branch.pointers);
             let files = layout::branch_files(&plan.next, &path);
             let tree = self.repo.write_tree(None, &files).unwrap();
+            // Writing only the folders that change, as reconcile does, makes the same tree.
+            if let Some(tip) = self.tip {
+                let layout = renderer.layout();
+                let changed = layout.changed_folders(&plan.next, &current.branch);
+                let mut folders: Vec<String> =
+                    changed.iter().map(|c| format!("{path}/{c}")).collect();
+                folders.push(".fleeet".into());
+                let step = layout.folder_files(&plan.next, &changed);
+                let base = self.repo.tree_of(tip).unwrap();
+                assert_eq!(
+                    self.repo.write_folders(base, &folders, &step).unwrap(),
+                    tree
+                );
+            }
             let identity = Identity {
                 name: "fleeet".into(),
                 email: "fleeet@example.com".into(),
