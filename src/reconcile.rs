@@ -114,7 +114,10 @@ pub fn reconcile(
         let current = {
             // What the rendered branch mostly holds: its files that match are not read.
             let expected = FreeLater::new(stage("layout", || renderer.layout().files(desired)));
-            FreeLater::new(repo.current_state(rendered, &output.path.value, &expected, desired)?)
+            let mut current =
+                repo.current_state(rendered, &output.path.value, &expected, desired)?;
+            current.keep_texts_of(|module| fleet.rolls_back(module));
+            FreeLater::new(current)
         };
         let mut plan = stage("plan", || {
             rollout::plan(&Inputs {

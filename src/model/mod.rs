@@ -94,6 +94,18 @@ impl Fleet {
     }
 }
 
+impl Fleet {
+    /// Whether a rollout of the module `name` rolls back on failure, by its policy or (a module
+    /// gone from the fleet) the fleet's.
+    pub fn rolls_back(&self, name: &str) -> bool {
+        let policy = match self.modules.binary_search_by(|m| m.name.as_str().cmp(name)) {
+            Ok(i) => self.modules[i].policy(&self.spec),
+            Err(_) => self.spec.rollout.value.resolve(&RolloutPolicy::default()),
+        };
+        policy.on_failure == OnFailure::Rollback
+    }
+}
+
 impl Module {
     /// The module's rollout policy over the fleet's, with defaults.
     pub fn policy(&self, fleet: &FleetSpec) -> Policy {
