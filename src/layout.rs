@@ -136,14 +136,26 @@ impl<'a> Layout<'a> {
                 next.pointers.clusters.get(cluster),
                 current.pointers.clusters.get(cluster),
             );
-            if a.is_none() || b.is_none() {
-                changed.insert(cluster.clone());
+            match (a, b) {
+                (Some(x), Some(y))
+                    if x.len() == y.len()
+                        && x.iter()
+                            .zip(y)
+                            .all(|((m, p), (n, q))| m == n && p.same_files(q)) =>
+                {
+                    continue;
+                }
+                (Some(_), Some(_)) => {}
+                // Its kustomization.yaml comes or goes.
+                _ => {
+                    changed.insert(cluster.clone());
+                }
             }
             let modules: BTreeSet<&String> =
                 a.into_iter().chain(b).flat_map(BTreeMap::keys).collect();
             for module in modules {
                 let (p, q) = (a.and_then(|a| a.get(module)), b.and_then(|b| b.get(module)));
-                if p.zip(q).is_some_and(|(p, q)| same_pointer_files(p, q)) {
+                if p.zip(q).is_some_and(|(p, q)| p.same_files(q)) {
                     continue;
                 }
                 // A pointer's file is in its cluster's folder, or in its host's.
@@ -293,18 +305,12 @@ pub fn pair_path(pointers: &Rendered, path: &str, cluster: &str, module: &str) -
 /// Whether `a` and `b` give the same files: the same clusters, each with the same modules and
 /// the same bytes in the same places (versions and revisions aside).
 pub fn same_files(a: &Rendered, b: &Rendered) -> bool {
-    let same_pointer = |(m, p): (&String, &Pointer), (n, q): (&String, &Pointer)| {
-        m == n && same_pointer_files(p, q)
-    };
+    let same_pointer =
+        |(m, p): (&String, &Pointer), (n, q): (&String, &Pointer)| m == n && p.same_files(q);
     a.clusters.len() == b.clusters.len()
         && a.clusters.iter().zip(&b.clusters).all(|((c, x), (d, y))| {
             c == d && x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_pointer(p, q))
         })
-}
-
-/// Whether two pointers give the same files in the same places.
-pub fn same_pointer_files(p: &Pointer, q: &Pointer) -> bool {
-    p.main == q.main && p.release == q.release && p.applied_from == q.applied_from
 }
 
 /// The `kustomization.yaml` of a cluster folder: its own modules' files, then the `hosted`

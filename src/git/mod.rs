@@ -1,12 +1,12 @@
 //! The rendered branch in git: reading trees and history, writing trees and commits, fetching
 //! and pushing — the I/O edge between fleeet and a git repository (libgit2 through `git2`).
 //!
-//! **Trees are written as objects**, with no work tree and no index: [`Repo::write_tree`] hashes
-//! each file and compares it with the same path in a base tree; an unchanged blob is reused by
+//! **Trees are written as objects**, with no work tree and no index: [`Repo::write_tree`]
+//! compares each file's id with the same path in a base tree; an unchanged blob is reused by
 //! id, and a folder whose entries all match the base keeps the base's subtree id and is not
-//! written at all. One changed pointer among 200,000 files writes that blob and the trees on its
-//! path, nothing else. Given the files the base holds as read ([`Base`]), a folder whose files
-//! are those is kept by id without even being read. The new objects are kept in memory while
+//! written at all. [`Repo::write_folders`] goes further for a rollout step: it replaces the
+//! folders the step changes and keeps every other entry of the base by id, unread, so a wave
+//! of 3,000 clusters among 100,000 costs its 3,000 folders. The new objects are kept in memory while
 //! the tree is built and stored as one pack file: a first write of 10,000 clusters is 250,000
 //! objects, and as loose objects that is 250,000 files. fleeet writes that pack itself, without
 //! deltas or compression: it stays on this machine (see `pack`).

@@ -63,6 +63,13 @@ impl Pointer {
         }
     }
 
+    /// Whether `other` gives the same files in the same places (versions aside).
+    pub fn same_files(&self, other: &Pointer) -> bool {
+        self.main == other.main
+            && self.release == other.release
+            && self.applied_from == other.applied_from
+    }
+
     /// Whether it holds the text of each of its files.
     pub fn has_texts(&self) -> bool {
         self.main.text().is_some() && self.release.as_ref().is_none_or(|r| r.text().is_some())
@@ -296,9 +303,6 @@ impl<'a> Renderer<'a> {
                 .collect(),
         );
         let modules = index(self.fleet.modules.iter().map(|m| m.name.as_str()).collect());
-        let same_files = |p: &Pointer, k: &Pointer| {
-            p.main == k.main && p.release == k.release && p.applied_from == k.applied_from
-        };
         pointers
             .clusters
             .par_iter_mut()
@@ -311,7 +315,7 @@ impl<'a> Renderer<'a> {
                 for (module, pointer) in pointers.iter_mut() {
                     let is_kept = kept
                         .and_then(|k| k.get(module))
-                        .is_some_and(|k| same_files(pointer, k));
+                        .is_some_and(|k| pointer.same_files(k));
                     if pointer.has_texts() || is_kept {
                         continue;
                     }

@@ -58,13 +58,17 @@ impl CurrentState {
     /// memory while a rollout is under way).
     pub fn keep_texts_of(&mut self, keep: impl Fn(&str) -> bool + Sync) {
         use rayon::prelude::*;
-        self.branch.pointers.clusters.par_iter_mut().for_each(|(_, pointers)| {
-            for (_, pointer) in pointers.iter_mut().filter(|(m, _)| !keep(m)) {
-                if pointer.has_texts() {
-                    *pointer = pointer.id_only();
+        self.branch
+            .pointers
+            .clusters
+            .par_iter_mut()
+            .for_each(|(_, pointers)| {
+                for (_, pointer) in pointers.iter_mut().filter(|(m, _)| !keep(m)) {
+                    if pointer.has_texts() {
+                        *pointer = pointer.id_only();
+                    }
                 }
-            }
-        });
+            });
     }
 
     /// The files whose landing time the plan needs: the pointers of clusters in the waves of
