@@ -28,6 +28,14 @@ impl Content {
         }
     }
 
+    /// The content holding `text`, known by its id alone.
+    pub fn id_of(text: &str) -> Content {
+        Content {
+            id: blob_id(text.as_bytes()),
+            text: None,
+        }
+    }
+
     /// The content of the blob `id`, read as `text`: trusted to be its bytes.
     pub fn read(id: Oid, text: Arc<str>) -> Content {
         Content {
@@ -119,6 +127,8 @@ mod tests {
         assert_eq!(a, Content::new(String::from("kind: Kustomization\n")));
         assert_eq!(a.id_only(), a);
         assert_eq!(a.id_only().text(), None);
+        assert_eq!(Content::id_of("kind: Kustomization\n"), a);
+        assert_eq!(Content::id_of("kind: Kustomization\n").text(), None);
         assert_ne!(a, Content::new("kind: GitRepository\n"));
         assert_eq!(
             a.id(),

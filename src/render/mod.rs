@@ -40,12 +40,11 @@ pub struct Pointer {
 }
 
 impl Pointer {
-    /// The same pointer with the ids of its files alone.
-    pub fn id_only(&self) -> Pointer {
-        Pointer {
-            main: self.main.id_only(),
-            release: self.release.as_ref().map(Content::id_only),
-            ..self.clone()
+    /// Drops the texts of its files, keeping their ids.
+    pub fn forget_texts(&mut self) {
+        self.main = self.main.id_only();
+        if let Some(release) = &mut self.release {
+            *release = release.id_only();
         }
     }
 
@@ -225,12 +224,9 @@ impl<'a> Renderer<'a> {
                 let cluster = self.cluster_value(c);
                 for &m in &self.assignment.modules_of_cluster[c] {
                     let module = &self.fleet.modules[m];
-                    match self.render_pair_with(&cluster, c, m, &module.spec.version.value) {
+                    let version = &module.spec.version.value;
+                    match self.render_pair_with(&cluster, c, m, version, texts) {
                         Ok(pointer) => {
-                            let pointer = match texts {
-                                Texts::Keep => pointer,
-                                Texts::Drop => pointer.id_only(),
-                            };
                             pointers.insert(module.name.clone(), pointer);
                         }
                         Err(e) => errors.push((m, e)),
@@ -320,9 +316,10 @@ impl<'a> Renderer<'a> {
                         continue;
                     }
                     let context = context.get_or_insert_with(|| self.cluster_value(c));
-                    let again = modules
-                        .get(module.as_str())
-                        .and_then(|&m| self.render_pair_with(context, c, m, &pointer.version).ok());
+                    let again = modules.get(module.as_str()).and_then(|&m| {
+                        self.render_pair_with(context, c, m, &pointer.version, Texts::Keep)
+                            .ok()
+                    });
                     if let Some(again) = again {
                         *pointer = pointer.with_texts_of(&again);
                     }
@@ -332,17 +329,23 @@ impl<'a> Renderer<'a> {
 
     /// Renders module `m` on cluster `c` at `version` (by index into the fleet's lists).
     pub fn render_pair(&self, c: usize, m: usize, version: &str) -> Result<Pointer, TemplateError> {
-        self.render_pair_with(&self.cluster_value(c), c, m, version)
+        self.render_pair_with(&self.cluster_value(c), c, m, version, Texts::Keep)
     }
 
-    /// [`Renderer::render_pair`], with `context`, the [`Renderer::cluster_value`] of `c`.
+    /// [`Renderer::render_pair`], with `context`, the [`Renderer::cluster_value`] of `c`,
+    /// keeping the texts or not.
     fn render_pair_with(
         &self,
         context: &minijinja::Value,
         c: usize,
         m: usize,
         version: &str,
+        texts: Texts,
     ) -> Result<Pointer, TemplateError> {
+        let content = |text: String| match texts {
+            Texts::Keep => Content::new(text),
+            Texts::Drop => Content::id_of(&text),
+        };
         let fleet = self.fleet;
         let module = &fleet.modules[m];
         let compiled = &self.modules[m];
@@ -442,7 +445,7 @@ impl<'a> Renderer<'a> {
                     target_namespace,
                     post_build(module, values, references)?,
                 );
-                let main = Content::new(to_yaml(&[&source, &kustomization]));
+                let main = content(to_yaml(&[&source, &kustomization]));
                 Ok(Pointer {
                     version: version.to_string(),
                     revision: tag,
@@ -475,7 +478,7 @@ impl<'a> Renderer<'a> {
                 Ok(Pointer {
                     version: version.to_string(),
                     revision: version.to_string(),
-                    main: Content::new(to_yaml(&[&source, &kustomization])),
+                    main: content(to_yaml(&[&source, &kustomization])),
                     release: None,
                     applied_from,
                 })
@@ -532,8 +535,8 @@ impl<'a> Renderer<'a> {
                 Ok(Pointer {
                     version: version.to_string(),
                     revision: version.to_string(),
-                    main: Content::new(to_yaml(&[&wrapper])),
-                    release: Some(Content::new(to_yaml(&[&repository, &release]))),
+                    main: content(to_yaml(&[&wrapper])),
+                    release: Some(content(to_yaml(&[&repository, &release]))),
                     applied_from,
                 })
             }

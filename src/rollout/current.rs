@@ -64,9 +64,7 @@ impl CurrentState {
             .par_iter_mut()
             .for_each(|(_, pointers)| {
                 for (_, pointer) in pointers.iter_mut().filter(|(m, _)| !keep(m)) {
-                    if pointer.has_texts() {
-                        *pointer = pointer.id_only();
-                    }
+                    pointer.forget_texts();
                 }
             });
     }
