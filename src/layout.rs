@@ -412,7 +412,7 @@ pub fn parse(files: &Files, path: &str, known: &Rendered) -> Branch {
         listed_clusters.insert(cluster);
         let listed = hosted.get(cluster).map_or(&[][..], Vec::as_slice);
         if let Some(modules) = branch.pointers.clusters.get(cluster)
-            && *content != Content::new(kustomization(modules, listed))
+            && *content != Content::id_of(&kustomization(modules, listed))
         {
             branch.problems.push(format!(
                 "{file} is not what fleeet writes for the pointers there (edited by hand?); fleeet rewrites it from the pointers"
