@@ -50,7 +50,7 @@ fn run(data: &[u8]) {
         Ok(rendered) => {
             let files = fleeet::layout::files(&rendered, &fleet.spec.output.path.value);
             // What fleeet writes it can read back.
-            let branch = fleeet::layout::parse(&files, &fleet.spec.output.path.value);
+            let branch = fleeet::layout::parse(&files, &fleet.spec.output.path.value, &rendered);
             assert!(branch.problems.is_empty(), "{:?}", branch.problems);
             assert_eq!(branch.pointers.clusters.len(), rendered.clusters.len());
         }

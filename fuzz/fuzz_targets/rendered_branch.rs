@@ -7,8 +7,7 @@
 
 mod common;
 
-use std::sync::Arc;
-
+use fleeet::content::Content;
 use fleeet::layout::{self, Files};
 use fleeet::rollout::{self, CurrentState, Inputs, RolloutRecord};
 use libfuzzer_sys::fuzz_target;
@@ -22,15 +21,15 @@ fn run(data: &[u8]) {
     let files: Files = parts
         .chunks(2)
         .map(|pair| {
-            let content: Arc<str> = pair.get(1).copied().unwrap_or_default().into();
+            let content = Content::new(pair.get(1).copied().unwrap_or_default());
             (pair[0].to_string(), content)
         })
         .collect();
-    for content in files.values() {
-        let _ = layout::pointer_version(content);
-        let _ = RolloutRecord::parse("record.yaml", content);
+    for text in files.values().filter_map(Content::text) {
+        let _ = layout::pointer_version(text);
+        let _ = RolloutRecord::parse("record.yaml", text);
     }
-    let current = CurrentState::from_files(files.clone(), "clusters");
+    let current = CurrentState::from_files(files.clone(), "clusters", &Default::default());
     // Nothing is dropped: every file is written back, changed only if fleeet regenerates it.
     let back = layout::branch_files(&current.branch, "clusters");
     for (path, content) in &files {
