@@ -24,7 +24,7 @@ use crate::content::Content;
 use crate::management::Management;
 use crate::model::Fleet;
 use crate::render::flux::KustomizeFile;
-use crate::render::{Pointer, Rendered};
+use crate::render::{Pointer, Pointers, Rendered};
 
 /// Files by path (relative, `/`-separated) with their content.
 pub type Files = BTreeMap<String, Content>;
@@ -152,7 +152,7 @@ impl<'a> Layout<'a> {
                 }
             }
             let modules: BTreeSet<&String> =
-                a.into_iter().chain(b).flat_map(BTreeMap::keys).collect();
+                a.into_iter().chain(b).flat_map(Pointers::keys).collect();
             for module in modules {
                 let (p, q) = (a.and_then(|a| a.get(module)), b.and_then(|b| b.get(module)));
                 if p.zip(q).is_some_and(|(p, q)| p.same_files(q)) {
@@ -315,7 +315,7 @@ pub fn same_files(a: &Rendered, b: &Rendered) -> bool {
 
 /// The `kustomization.yaml` of a cluster folder: its own modules' files, then the `hosted`
 /// files it applies to other clusters.
-pub fn kustomization(modules: &BTreeMap<String, Pointer>, hosted: &[String]) -> String {
+pub fn kustomization(modules: &Pointers, hosted: &[String]) -> String {
     let own = modules
         .iter()
         .filter(|(_, p)| p.applied_from.is_none())
@@ -475,7 +475,7 @@ fn read_cluster_file<'f>(
                 branch
                     .pointers
                     .clusters
-                    .insert(cluster.to_string(), BTreeMap::new());
+                    .insert(cluster.to_string(), Pointers::new());
             }
             return true;
         }
@@ -491,7 +491,7 @@ fn read_cluster_file<'f>(
     }
     let clusters = &mut branch.pointers.clusters;
     if !clusters.contains_key(cluster) {
-        clusters.insert(cluster.to_string(), BTreeMap::new());
+        clusters.insert(cluster.to_string(), Pointers::new());
     }
     let modules = clusters.get_mut(cluster).expect("inserted above");
     let pointer = modules
@@ -627,12 +627,12 @@ mod tests {
         let mut rendered = Rendered::default();
         rendered.clusters.insert(
             "a".into(),
-            BTreeMap::from([
+            Pointers::from_iter([
                 ("git".into(), pointer("1.0", main, None)),
                 ("helm".into(), pointer("1.0", main, Some("release"))),
             ]),
         );
-        rendered.clusters.insert("empty".into(), BTreeMap::new());
+        rendered.clusters.insert("empty".into(), Pointers::new());
         let mut branch = Branch {
             pointers: rendered,
             ..Branch::default()
@@ -659,14 +659,14 @@ mod tests {
         let mut rendered = Rendered::default();
         rendered.clusters.insert(
             "w".into(),
-            BTreeMap::from([
+            Pointers::from_iter([
                 ("flux".into(), remote),
                 ("app".into(), pointer("2", main, None)),
             ]),
         );
         rendered.clusters.insert(
             "mgmt".into(),
-            BTreeMap::from([("flux".into(), pointer("2", main, None))]),
+            Pointers::from_iter([("flux".into(), pointer("2", main, None))]),
         );
         let branch = Branch {
             pointers: rendered,
@@ -708,13 +708,13 @@ mod tests {
             let mut rendered = Rendered::default();
             rendered.clusters.insert(
                 "w".into(),
-                BTreeMap::from([
+                Pointers::from_iter([
                     ("flux".into(), remote),
                     ("app".into(), pointer(app, &main(app), None)),
                 ]),
             );
-            rendered.clusters.insert("mgmt".into(), BTreeMap::new());
-            rendered.clusters.insert("other".into(), BTreeMap::new());
+            rendered.clusters.insert("mgmt".into(), Pointers::new());
+            rendered.clusters.insert("other".into(), Pointers::new());
             Branch {
                 pointers: rendered,
                 ..Branch::default()
@@ -759,7 +759,7 @@ mod tests {
         );
         files.insert(
             "clusters/w/kustomization.yaml".into(),
-            kustomization(&BTreeMap::new(), &[]).into(),
+            kustomization(&Pointers::new(), &[]).into(),
         );
         files.insert("clusters/mgmt/_bootstrap/w/_sync.yaml".into(), "s".into());
         files.insert(
@@ -804,7 +804,7 @@ mod tests {
         let one = |version: &str, main: &str, release: Option<&str>| Rendered {
             clusters: BTreeMap::from([(
                 "a".to_string(),
-                BTreeMap::from([("m".to_string(), pointer(version, main, release))]),
+                Pointers::from_iter([("m".to_string(), pointer(version, main, release))]),
             )]),
         };
         assert!(same_files(&one("1", main, None), &one("2", main, None)));
@@ -817,7 +817,7 @@ mod tests {
             &one("1", main, Some("r"))
         ));
         let mut more = one("1", main, None);
-        more.clusters.insert("b".into(), BTreeMap::new());
+        more.clusters.insert("b".into(), Pointers::new());
         assert!(!same_files(&one("1", main, None), &more));
         assert!(same_files(&more, &more.clone()));
         // The same answer as comparing the files themselves.
@@ -882,7 +882,7 @@ mod tests {
 
     #[test]
     fn an_edited_kustomization_is_reported() {
-        let mut modules = BTreeMap::new();
+        let mut modules = Pointers::new();
         modules.insert(
             "m".to_string(),
             pointer("1", "fleeet.dev/version: \"1\"\n", None),
@@ -899,7 +899,7 @@ mod tests {
             ),
             (
                 "clusters/b/kustomization.yaml",
-                kustomization(&BTreeMap::new(), &[]),
+                kustomization(&Pointers::new(), &[]),
             ),
         ]
         .into_iter()

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::ModuleHealth;
+use super::{ModuleHealth, ModulesHealth};
 use crate::management::CLUSTER_LABEL;
 use crate::render::flux::MODULE_LABEL;
 
@@ -18,12 +18,12 @@ pub fn modules(
     kustomizations: &[Value],
     helm_releases: &[Value],
     helm_modules: &BTreeSet<String>,
-) -> BTreeMap<String, ModuleHealth> {
+) -> ModulesHealth {
     let releases: BTreeMap<&str, &Value> = helm_releases
         .iter()
         .filter_map(|r| Some((module_of(r)?, r)))
         .collect();
-    let mut modules = BTreeMap::new();
+    let mut modules = ModulesHealth::new();
     // Objects labelled with a cluster bootstrap that other cluster (see `bootstrap`).
     for kustomization in kustomizations.iter().filter(|k| cluster_of(k).is_none()) {
         let Some(module) = module_of(kustomization) else {
@@ -57,8 +57,8 @@ pub fn modules(
 /// The health of the bootstrap modules the management cluster applies to other clusters, by
 /// cluster and module, from its Kustomizations labelled with both (`fleeet.dev/cluster`,
 /// `fleeet.dev/module`); their revision is the one last applied.
-pub fn bootstrap(kustomizations: &[Value]) -> BTreeMap<String, BTreeMap<String, ModuleHealth>> {
-    let mut clusters: BTreeMap<String, BTreeMap<String, ModuleHealth>> = BTreeMap::new();
+pub fn bootstrap(kustomizations: &[Value]) -> BTreeMap<String, ModulesHealth> {
+    let mut clusters: BTreeMap<String, ModulesHealth> = BTreeMap::new();
     for kustomization in kustomizations {
         if let (Some(cluster), Some(module)) = (cluster_of(kustomization), module_of(kustomization))
         {
@@ -222,20 +222,26 @@ mod tests {
             json!({"history": [{"chartVersion": "61.3.0"}]}),
         );
         let found = modules(&[wrapper], std::slice::from_ref(&release), &helm());
-        assert_eq!(found["monitoring"].revision.as_deref(), Some("61.3.0"));
         assert_eq!(
-            found["monitoring"].reason.as_deref(),
+            found.get("monitoring").unwrap().revision.as_deref(),
+            Some("61.3.0")
+        );
+        assert_eq!(
+            found.get("monitoring").unwrap().reason.as_deref(),
             Some("UpgradeSucceeded")
         );
 
         let waiting = object("monitoring", "False", "DependencyNotReady", json!({}));
         let found = modules(&[waiting], &[release], &helm());
-        assert!(!found["monitoring"].ready);
+        assert!(!found.get("monitoring").unwrap().ready);
         assert_eq!(
-            found["monitoring"].reason.as_deref(),
+            found.get("monitoring").unwrap().reason.as_deref(),
             Some("DependencyNotReady")
         );
-        assert_eq!(found["monitoring"].revision.as_deref(), Some("61.3.0"));
+        assert_eq!(
+            found.get("monitoring").unwrap().revision.as_deref(),
+            Some("61.3.0")
+        );
     }
 
     #[test]
@@ -247,11 +253,11 @@ mod tests {
             json!({"lastAppliedRevision": "fleeet/rendered@sha1:1"}),
         );
         let found = modules(std::slice::from_ref(&wrapper), &[], &helm());
-        assert!(!found["monitoring"].ready);
-        assert_eq!(found["monitoring"].revision, None);
+        assert!(!found.get("monitoring").unwrap().ready);
+        assert_eq!(found.get("monitoring").unwrap().revision, None);
         let found = modules(&[wrapper], &[], &BTreeSet::new());
         assert!(
-            found["monitoring"].ready,
+            found.get("monitoring").unwrap().ready,
             "a git module is its Kustomization"
         );
     }
@@ -269,12 +275,15 @@ mod tests {
         let both = [remote, own];
         let seen = bootstrap(&both);
         assert_eq!(seen.len(), 1);
-        let flux = &seen["prod-eu-1"]["flux"];
+        let flux = &seen["prod-eu-1"].get("flux").unwrap();
         assert!(flux.ready);
         assert_eq!(flux.revision.as_deref(), Some("v2.6.0@sha1:1"));
         // The management cluster's own module of the same name is judged by its own object.
         let mine = modules(&both, &[], &BTreeSet::new());
-        assert_eq!(mine["flux"].reason.as_deref(), Some("BuildFailed"));
+        assert_eq!(
+            mine.get("flux").unwrap().reason.as_deref(),
+            Some("BuildFailed")
+        );
     }
 
     #[test]

@@ -142,7 +142,7 @@ mod tests {
         ClusterHealth {
             reachable: true,
             error: None,
-            modules: [("m".to_string(), health)].into(),
+            modules: [("m".to_string(), health)].into_iter().collect(),
         }
     }
 

@@ -61,8 +61,12 @@ pub struct ClusterHealth {
     pub error: Option<String>,
     /// By module name: the module's Kustomization (or, for helm modules, its HelmRelease).
     #[serde(default)]
-    pub modules: BTreeMap<String, ModuleHealth>,
+    #[schemars(with = "BTreeMap<String, ModuleHealth>")]
+    pub modules: ModulesHealth,
 }
+
+/// One cluster's modules, by name: a sorted vector, as [`crate::render::Pointers`] is.
+pub type ModulesHealth = litemap::LiteMap<String, ModuleHealth>;
 
 /// The status of one module's Flux object on one cluster.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -201,7 +205,7 @@ clusters:
     error: "dial tcp: connection refused"
 "#;
         let snapshot = HealthSnapshot::parse("h.yaml", text).unwrap();
-        let ingress = &snapshot.clusters["alpha"].modules["ingress"];
+        let ingress = &snapshot.clusters["alpha"].modules.get("ingress").unwrap();
         assert!(ingress.ready);
         assert_eq!(ingress.since.unwrap().to_string(), "2026-11-21T09:40:00Z");
         assert!(!snapshot.clusters["beta"].reachable);
@@ -234,7 +238,8 @@ clusters:
                         ..Default::default()
                     },
                 )]
-                .into(),
+                .into_iter()
+                .collect(),
             },
         );
         let json = snapshot.to_text_for("h.json");

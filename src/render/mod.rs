@@ -86,11 +86,16 @@ pub enum Texts {
 /// with no module.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rendered {
-    pub clusters: BTreeMap<String, BTreeMap<String, Pointer>>,
+    pub clusters: BTreeMap<String, Pointers>,
 }
 
+/// One cluster's pointers, by module name: a sorted vector, not a tree. A cluster holds a
+/// dozen or two, and a tree's nodes cost twice their contents (a 100,000-cluster fleet holds
+/// a few of these maps at once).
+pub type Pointers = litemap::LiteMap<String, Pointer>;
+
 /// The pointers of one cluster, or the template errors (by module index) that prevented them.
-type ClusterResult = Result<BTreeMap<String, Pointer>, Vec<(usize, TemplateError)>>;
+type ClusterResult = Result<Pointers, Vec<(usize, TemplateError)>>;
 
 /// Renders every module on every cluster it goes to.
 pub fn render(fleet: &Fleet) -> Result<Rendered, Diagnostics> {
@@ -219,7 +224,8 @@ impl<'a> Renderer<'a> {
             .enumerate()
             .filter(|(_, cluster)| keep(&cluster.name))
             .map(|(c, _)| {
-                let mut pointers = BTreeMap::new();
+                let mut pointers =
+                    Pointers::with_capacity(self.assignment.modules_of_cluster[c].len());
                 let mut errors = Vec::new();
                 let cluster = self.cluster_value(c);
                 for &m in &self.assignment.modules_of_cluster[c] {

@@ -153,7 +153,8 @@ mod tests {
                     "flux".to_string(),
                     module(true, "ReconciliationSucceeded", Some("v2.7.0@sha1:1")),
                 )]
-                .into(),
+                .into_iter()
+                .collect(),
             },
         );
         let pinned: Pinned =

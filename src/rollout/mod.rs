@@ -21,7 +21,7 @@ mod summary;
 pub mod waves;
 mod windows;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 use rayon::prelude::*;
@@ -117,7 +117,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     for cluster in &added_clusters {
         next.pointers
             .clusters
-            .insert(cluster.clone(), BTreeMap::new());
+            .insert(cluster.clone(), crate::render::Pointers::new());
     }
     let mut modules = Vec::new();
     for outcome in outcomes {

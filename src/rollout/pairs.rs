@@ -33,7 +33,7 @@ impl Pair<'_> {
 
 /// The desired and current pointers of each cluster of the fleet, by index.
 pub type ByCluster<'a> = [(Option<&'a Modules>, Option<&'a Modules>)];
-pub type Modules = BTreeMap<String, Pointer>;
+pub type Modules = crate::render::Pointers;
 
 /// The pairs of module `name`: every cluster where it is desired or currently is.
 pub fn collect<'a>(ctx: &Context<'_, 'a>, by_cluster: &ByCluster<'a>) -> Vec<Pair<'a>> {

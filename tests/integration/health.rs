@@ -257,7 +257,7 @@ fn reads_every_kind_of_health_and_one_bad_cluster_spoils_nothing() {
 
     let healthy = &c["healthy"];
     assert!(healthy.reachable && healthy.error.is_none(), "{healthy:?}");
-    let ingress = &healthy.modules["ingress"];
+    let ingress = &healthy.modules.get("ingress").unwrap();
     assert!(ingress.ready && !ingress.stalled);
     assert_eq!(ingress.revision.as_deref(), Some(REVISION));
     assert_eq!(ingress.reason.as_deref(), Some("ReconciliationSucceeded"));
@@ -267,7 +267,7 @@ fn reads_every_kind_of_health_and_one_bad_cluster_spoils_nothing() {
         (ingress.generation, ingress.observed_generation),
         (Some(3), Some(3))
     );
-    let monitoring = &healthy.modules["monitoring"];
+    let monitoring = &healthy.modules.get("monitoring").unwrap();
     assert!(monitoring.ready);
     assert_eq!(
         monitoring.revision.as_deref(),
@@ -276,36 +276,44 @@ fn reads_every_kind_of_health_and_one_bad_cluster_spoils_nothing() {
     );
     assert_eq!(monitoring.reason.as_deref(), Some("UpgradeSucceeded"));
     assert_eq!(
-        c["edge-1"].modules["ingress"], *ingress,
+        c["edge-1"].modules.get("ingress").unwrap(),
+        *ingress,
         "hand-written clusters name their Secret"
     );
 
-    let progressing = &c["progressing"].modules["ingress"];
+    let progressing = &c["progressing"].modules.get("ingress").unwrap();
     assert!(!progressing.ready && !progressing.stalled);
     assert_eq!(progressing.reason.as_deref(), Some("Progressing"));
 
     let failed = &c["failed"].modules;
-    assert!(!failed["ingress"].ready);
+    assert!(!failed.get("ingress").unwrap().ready);
     assert_eq!(
-        failed["ingress"].reason.as_deref(),
+        failed.get("ingress").unwrap().reason.as_deref(),
         Some("HealthCheckFailed")
     );
     assert!(
-        failed["ingress"].message.starts_with("timeout waiting for"),
+        failed
+            .get("ingress")
+            .unwrap()
+            .message
+            .starts_with("timeout waiting for"),
         "{:?}",
-        failed["ingress"]
+        failed.get("ingress").unwrap()
     );
     assert_eq!(
-        failed["monitoring"].reason.as_deref(),
+        failed.get("monitoring").unwrap().reason.as_deref(),
         Some("UpgradeFailed")
     );
-    assert_eq!(failed["monitoring"].revision.as_deref(), Some("61.2.0"));
+    assert_eq!(
+        failed.get("monitoring").unwrap().revision.as_deref(),
+        Some("61.2.0")
+    );
 
-    let stalled = &c["stalled"].modules["ingress"];
+    let stalled = &c["stalled"].modules.get("ingress").unwrap();
     assert!(stalled.stalled && !stalled.ready);
     assert_eq!(stalled.reason.as_deref(), Some("InvalidPath"));
 
-    let stale = &c["stale"].modules["ingress"];
+    let stale = &c["stale"].modules.get("ingress").unwrap();
     assert!(
         !stale.ready,
         "Ready=True of an older generation is not ready"
@@ -316,9 +324,15 @@ fn reads_every_kind_of_health_and_one_bad_cluster_spoils_nothing() {
     );
 
     let old = &c["old-revision"].modules;
-    assert!(old["ingress"].ready);
-    assert_eq!(old["ingress"].revision.as_deref(), Some("v1.4.1@sha1:77aa"));
-    assert_eq!(old["monitoring"].revision.as_deref(), Some("61.2.0"));
+    assert!(old.get("ingress").unwrap().ready);
+    assert_eq!(
+        old.get("ingress").unwrap().revision.as_deref(),
+        Some("v1.4.1@sha1:77aa")
+    );
+    assert_eq!(
+        old.get("monitoring").unwrap().revision.as_deref(),
+        Some("61.2.0")
+    );
 
     assert!(
         error(&c["unreachable"]).contains("unreachable"),
@@ -379,7 +393,13 @@ fn status_prints_a_table_or_json_and_saves_the_snapshot() {
     let file =
         HealthSnapshot::parse("health.yaml", &std::fs::read_to_string(&saved).unwrap()).unwrap();
     assert_eq!(printed, file);
-    assert!(printed.clusters["healthy"].modules["ingress"].ready);
+    assert!(
+        printed.clusters["healthy"]
+            .modules
+            .get("ingress")
+            .unwrap()
+            .ready
+    );
 
     let out = fleeet()
         .args(["status", "--fleet"])
@@ -576,7 +596,7 @@ fn bootstrap_modules_are_read_from_the_management_cluster() {
     let view = &snapshot.bootstrap["w1"];
     assert!(view.reachable, "{view:?}");
     assert_eq!(view.modules.len(), 1, "{view:?}");
-    let flux = &view.modules["flux"];
+    let flux = &view.modules.get("flux").unwrap();
     assert!(flux.ready);
     assert_eq!(flux.revision.as_deref(), Some("v2.7.0@sha1:0a1b"));
     assert!(

@@ -300,8 +300,22 @@ fn pointers_rendered_by_id_get_back_the_texts_a_full_render_has_except_those_kep
     kept.clusters.insert("b".into(), full.clusters["b"].clone());
     let mut partly = ids.clone();
     renderer.restore_texts(&mut partly, &kept);
-    assert!(partly.clusters["b"]["web"].main.text().is_none());
-    assert!(partly.clusters["c"]["web"].main.text().is_some());
+    assert!(
+        partly.clusters["b"]
+            .get("web")
+            .unwrap()
+            .main
+            .text()
+            .is_none()
+    );
+    assert!(
+        partly.clusters["c"]
+            .get("web")
+            .unwrap()
+            .main
+            .text()
+            .is_some()
+    );
 }
 
 #[test]
@@ -677,10 +691,13 @@ fn untouched_pairs_keep_their_bytes_and_a_converged_plan_changes_nothing() {
         .unwrap();
     pointer.main = format!("{}# edited by hand\n", pointer.main.text().unwrap()).into();
     let plan = hand_edited.plan(&fleet, Some(&healthy(&hand_edited, t(100))), t(100));
-    let untouched = &plan.next.pointers.clusters["c"]["web"].main;
+    let untouched = &plan.next.pointers.clusters["c"].get("web").unwrap().main;
     assert_eq!(
         untouched,
-        &branch.state.branch.pointers.clusters["c"]["web"].main
+        &branch.state.branch.pointers.clusters["c"]
+            .get("web")
+            .unwrap()
+            .main
     );
     let plan = branch.plan(&fleet, Some(&healthy(&branch, t(100))), t(100));
     assert!(!plan.changed);

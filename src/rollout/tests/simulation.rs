@@ -84,7 +84,7 @@ impl Simulation {
         let mut snapshot = HealthSnapshot::new(self.now);
         for (cluster, flux) in &self.flux {
             let reachable = self.reachable(cluster);
-            let mut modules = BTreeMap::new();
+            let mut modules = crate::health::ModulesHealth::new();
             if let (true, Some((version, landed))) = (reachable, &flux.pinned) {
                 let applied = *landed + APPLY;
                 let health = if self.now < applied {
