@@ -117,6 +117,25 @@ pub fn object_id(kind: &str, bytes: &[u8]) -> Oid {
     Oid::from_bytes(&hasher.finalize()).expect("a SHA-1 digest is an object id")
 }
 
+/// The id git gives a tree holding `entries`: each a name, whether it is a folder (else a
+/// plain file), and its id, in tree order (see [`tree_order`]).
+pub fn tree_id<'n>(entries: impl IntoIterator<Item = (&'n str, bool, Oid)>) -> Oid {
+    let mut tree = Vec::with_capacity(1024);
+    for (name, is_folder, id) in entries {
+        tree.extend_from_slice(if is_folder { b"40000 " } else { b"100644 " });
+        tree.extend_from_slice(name.as_bytes());
+        tree.push(0);
+        tree.extend_from_slice(id.as_bytes());
+    }
+    object_id("tree", &tree)
+}
+
+/// How two entries of a tree are ordered: by name, a folder's as if it ended in `/`.
+pub fn tree_order(a: &str, a_folder: bool, b: &str, b_folder: bool) -> std::cmp::Ordering {
+    let a = a.bytes().chain(a_folder.then_some(b'/'));
+    a.cmp(b.bytes().chain(b_folder.then_some(b'/')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

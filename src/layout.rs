@@ -18,9 +18,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use git2::Oid;
 use rayon::prelude::*;
 
-use crate::content::Content;
+use crate::content::{Content, blob_id, tree_id, tree_order};
 use crate::management::Management;
 use crate::model::Fleet;
 use crate::render::flux::KustomizeFile;
@@ -73,7 +74,7 @@ impl<'a> Layout<'a> {
                     format!("{dir}/{KUSTOMIZATION}"),
                     Content::new(kustomization(modules, hosted)),
                 ));
-                for (module, pointer) in modules {
+                for (module, pointer) in modules.iter() {
                     entries.push((
                         file_path(path, cluster, module, pointer),
                         pointer.main.clone(),
@@ -138,10 +139,11 @@ impl<'a> Layout<'a> {
             );
             match (a, b) {
                 (Some(x), Some(y))
-                    if x.len() == y.len()
-                        && x.iter()
-                            .zip(y)
-                            .all(|((m, p), (n, q))| m == n && p.same_files(q)) =>
+                    if Arc::ptr_eq(x, y)
+                        || x.len() == y.len()
+                            && x.iter()
+                                .zip(y.iter())
+                                .all(|((m, p), (n, q))| m == n && p.same_files(q)) =>
                 {
                     continue;
                 }
@@ -152,7 +154,7 @@ impl<'a> Layout<'a> {
                 }
             }
             let modules: BTreeSet<&String> =
-                a.into_iter().chain(b).flat_map(Pointers::keys).collect();
+                a.into_iter().chain(b).flat_map(|p| p.keys()).collect();
             for module in modules {
                 let (p, q) = (a.and_then(|a| a.get(module)), b.and_then(|b| b.get(module)));
                 if p.zip(q).is_some_and(|(p, q)| p.same_files(q)) {
@@ -179,13 +181,29 @@ impl<'a> Layout<'a> {
     /// The files of `branch` in the cluster folders `folders` (see [`Layout::changed_folders`])
     /// and under `.fleeet/`, with the files fleeet did not write there: what a step writes.
     pub fn folder_files(&self, branch: &Branch, folders: &BTreeSet<String>) -> Files {
+        let mut files = self.files_in(&branch.pointers, folders);
+        for (module, record) in &branch.records {
+            files.insert(record_path(module), record.clone());
+        }
+        for (file, content) in &branch.foreign {
+            let inside = file.starts_with(".fleeet/")
+                || self.folder_of(file).is_some_and(|f| folders.contains(f));
+            if inside {
+                files.entry(file.clone()).or_insert_with(|| content.clone());
+            }
+        }
+        files
+    }
+
+    /// The files of `rendered` in the cluster folders `folders`: the pointers of their
+    /// clusters, with what the management cluster's folder holds for the others.
+    pub fn files_in(&self, rendered: &Rendered, folders: &BTreeSet<String>) -> Files {
         let synced_here = |cluster: &str| {
             self.management.is_some_and(|(_, m)| {
                 m.targets.contains_key(cluster) && folders.contains(&m.cluster)
             })
         };
-        let clusters = branch
-            .pointers
+        let clusters = rendered
             .clusters
             .iter()
             .filter(|(cluster, pointers)| {
@@ -199,22 +217,37 @@ impl<'a> Layout<'a> {
             })
             .map(|(cluster, pointers)| (cluster.clone(), pointers.clone()))
             .collect();
-        let mut files: Files = self
-            .files(&Rendered { clusters })
+        self.files(&Rendered { clusters })
             .into_iter()
             .filter(|(file, _)| self.folder_of(file).is_some_and(|f| folders.contains(f)))
-            .collect();
-        for (module, record) in &branch.records {
-            files.insert(record_path(module), record.clone());
+            .collect()
+    }
+
+    /// The id git gives the folder of `cluster` holding exactly the files of its own
+    /// `pointers` (those it applies itself) and their `kustomization.yaml`, as fleeet writes
+    /// it: what a rendered branch holds there if it holds those pointers. None for the
+    /// management cluster, whose folder holds what it applies to others too.
+    pub fn own_folder_id(&self, cluster: &str, pointers: &Pointers) -> Option<Oid> {
+        if self.management.is_some_and(|(_, m)| m.cluster == cluster) {
+            return None;
         }
-        for (file, content) in &branch.foreign {
-            let inside = file.starts_with(".fleeet/")
-                || self.folder_of(file).is_some_and(|f| folders.contains(f));
-            if inside {
-                files.entry(file.clone()).or_insert_with(|| content.clone());
+        let kustomization = blob_id(kustomization(pointers, &[]).as_bytes());
+        let mut entries = vec![(KUSTOMIZATION.to_string(), false, kustomization)];
+        for (module, pointer) in pointers.iter().filter(|(_, p)| p.applied_from.is_none()) {
+            entries.push((format!("{module}.yaml"), false, pointer.main.id()));
+            if let Some(release) = &pointer.release {
+                let folder = tree_id([("release.yaml", false, release.id())]);
+                entries.push((module.clone(), true, folder));
             }
         }
-        files
+        entries.sort_unstable_by(|(a, a_folder, _), (b, b_folder, _)| {
+            tree_order(a, *a_folder, b, *b_folder)
+        });
+        Some(tree_id(
+            entries
+                .iter()
+                .map(|(name, folder, id)| (name.as_str(), *folder, *id)),
+        ))
     }
 
     /// The cluster folder holding `file`, if it is in one.
@@ -261,7 +294,7 @@ impl<'a> Layout<'a> {
 fn hosted(rendered: &Rendered, synced: &BTreeMap<&str, &str>) -> BTreeMap<String, Vec<String>> {
     let mut hosted: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (cluster, modules) in &rendered.clusters {
-        for (module, pointer) in modules {
+        for (module, pointer) in modules.iter() {
             if let Some(host) = &pointer.applied_from {
                 hosted
                     .entry(host.to_string())
@@ -309,7 +342,10 @@ pub fn same_files(a: &Rendered, b: &Rendered) -> bool {
         |(m, p): (&String, &Pointer), (n, q): (&String, &Pointer)| m == n && p.same_files(q);
     a.clusters.len() == b.clusters.len()
         && a.clusters.iter().zip(&b.clusters).all(|((c, x), (d, y))| {
-            c == d && x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same_pointer(p, q))
+            c == d
+                && (Arc::ptr_eq(x, y)
+                    || x.len() == y.len()
+                        && x.iter().zip(y.iter()).all(|(p, q)| same_pointer(p, q)))
         })
 }
 
@@ -351,6 +387,14 @@ pub fn record_path(module: &str) -> String {
     format!("{ROLLOUTS}/{module}.yaml")
 }
 
+/// The module whose rollout record `file` is, if it is one.
+pub fn record_module(file: &str) -> Option<&str> {
+    file.strip_prefix(ROLLOUTS)
+        .and_then(|r| r.strip_prefix('/'))
+        .and_then(|r| r.strip_suffix(".yaml"))
+        .filter(|name| crate::model::names::check_dns1123_label(name).is_ok())
+}
+
 /// A rendered branch, understood: pointers, rollout records, and what fleeet did not write.
 #[derive(Clone, Debug, Default)]
 pub struct Branch {
@@ -374,7 +418,32 @@ pub struct Branch {
 /// by its id alone is one of `known`'s (the reader found the bytes it expected): its version
 /// is `known`'s.
 pub fn parse(files: &Files, path: &str, known: &Rendered) -> Branch {
+    parse_with_known_folders(files, path, known, &BTreeSet::new())
+}
+
+/// [`parse`], where the folders of the clusters `matched` were found to hold exactly the files
+/// of their own pointers in `known` (see [`Layout::own_folder_id`]): `files` leaves them out,
+/// and the pointers are taken from `known`.
+pub fn parse_with_known_folders(
+    files: &Files,
+    path: &str,
+    known: &Rendered,
+    matched: &BTreeSet<String>,
+) -> Branch {
     let mut branch = Branch::default();
+    for cluster in matched {
+        let own = known
+            .clusters
+            .get(cluster)
+            .into_iter()
+            .flat_map(|p| p.iter());
+        let own = own.filter(|(_, p)| p.applied_from.is_none());
+        let own = own.map(|(module, pointer)| (module.clone(), pointer.clone()));
+        branch
+            .pointers
+            .clusters
+            .insert(cluster.clone(), Arc::new(own.collect()));
+    }
     let prefix = format!("{path}/");
     let mut kustomizations = Vec::new();
     let mut synced: BTreeMap<&str, &str> = BTreeMap::new();
@@ -389,12 +458,7 @@ pub fn parse(files: &Files, path: &str, known: &Rendered) -> Branch {
                 ));
                 branch.foreign.insert(file.clone(), content.clone());
             }
-        } else if let Some(name) = file
-            .strip_prefix(ROLLOUTS)
-            .and_then(|r| r.strip_prefix('/'))
-            .and_then(|r| r.strip_suffix(".yaml"))
-            .filter(|name| crate::model::names::check_dns1123_label(name).is_ok())
-        {
+        } else if let Some(name) = record_module(file) {
             branch.records.insert(name.to_string(), content.clone());
         } else {
             if file.starts_with(".fleeet/") {
@@ -424,7 +488,7 @@ pub fn parse(files: &Files, path: &str, known: &Rendered) -> Branch {
         .pointers
         .clusters
         .keys()
-        .filter(|c| !listed_clusters.contains(c.as_str()));
+        .filter(|c| !listed_clusters.contains(c.as_str()) && !matched.contains(*c));
     branch.rewrite.extend(unlisted.cloned());
     branch
 }
@@ -475,7 +539,7 @@ fn read_cluster_file<'f>(
                 branch
                     .pointers
                     .clusters
-                    .insert(cluster.to_string(), Pointers::new());
+                    .insert(cluster.to_string(), Default::default());
             }
             return true;
         }
@@ -491,9 +555,9 @@ fn read_cluster_file<'f>(
     }
     let clusters = &mut branch.pointers.clusters;
     if !clusters.contains_key(cluster) {
-        clusters.insert(cluster.to_string(), Pointers::new());
+        clusters.insert(cluster.to_string(), Default::default());
     }
-    let modules = clusters.get_mut(cluster).expect("inserted above");
+    let modules = Arc::make_mut(clusters.get_mut(cluster).expect("inserted above"));
     let pointer = modules
         .entry(module.to_string())
         .or_insert_with(|| Pointer {
@@ -578,7 +642,7 @@ fn yaml_string(value: &str) -> Option<String> {
 pub fn pinned_revisions(branch: &Branch) -> BTreeMap<(String, String), String> {
     let mut pinned = BTreeMap::new();
     for (cluster, modules) in &branch.pointers.clusters {
-        for (module, pointer) in modules {
+        for (module, pointer) in modules.iter() {
             if let Some(revision) = pointer_revision(pointer) {
                 pinned.insert((cluster.clone(), module.clone()), revision);
             }
@@ -630,9 +694,12 @@ mod tests {
             Pointers::from_iter([
                 ("git".into(), pointer("1.0", main, None)),
                 ("helm".into(), pointer("1.0", main, Some("release"))),
-            ]),
+            ])
+            .into(),
         );
-        rendered.clusters.insert("empty".into(), Pointers::new());
+        rendered
+            .clusters
+            .insert("empty".into(), Pointers::new().into());
         let mut branch = Branch {
             pointers: rendered,
             ..Branch::default()
@@ -662,11 +729,12 @@ mod tests {
             Pointers::from_iter([
                 ("flux".into(), remote),
                 ("app".into(), pointer("2", main, None)),
-            ]),
+            ])
+            .into(),
         );
         rendered.clusters.insert(
             "mgmt".into(),
-            Pointers::from_iter([("flux".into(), pointer("2", main, None))]),
+            Pointers::from_iter([("flux".into(), pointer("2", main, None))]).into(),
         );
         let branch = Branch {
             pointers: rendered,
@@ -711,10 +779,15 @@ mod tests {
                 Pointers::from_iter([
                     ("flux".into(), remote),
                     ("app".into(), pointer(app, &main(app), None)),
-                ]),
+                ])
+                .into(),
             );
-            rendered.clusters.insert("mgmt".into(), Pointers::new());
-            rendered.clusters.insert("other".into(), Pointers::new());
+            rendered
+                .clusters
+                .insert("mgmt".into(), Pointers::new().into());
+            rendered
+                .clusters
+                .insert("other".into(), Pointers::new().into());
             Branch {
                 pointers: rendered,
                 ..Branch::default()
@@ -804,7 +877,7 @@ mod tests {
         let one = |version: &str, main: &str, release: Option<&str>| Rendered {
             clusters: BTreeMap::from([(
                 "a".to_string(),
-                Pointers::from_iter([("m".to_string(), pointer(version, main, release))]),
+                Pointers::from_iter([("m".to_string(), pointer(version, main, release))]).into(),
             )]),
         };
         assert!(same_files(&one("1", main, None), &one("2", main, None)));
@@ -817,7 +890,7 @@ mod tests {
             &one("1", main, Some("r"))
         ));
         let mut more = one("1", main, None);
-        more.clusters.insert("b".into(), Pointers::new());
+        more.clusters.insert("b".into(), Pointers::new().into());
         assert!(!same_files(&one("1", main, None), &more));
         assert!(same_files(&more, &more.clone()));
         // The same answer as comparing the files themselves.

@@ -46,8 +46,9 @@ pub fn preview(
     let output = &fleet.spec.output;
     let repo = Repo::open(options.fleet_dir)?;
     let tip = repo.fetch_branch(options.remote, &output.branch.value, &options.auth)?;
-    let expected = crate::layout::files(desired, &output.path.value);
-    let current = repo.current_state(tip, &output.path.value, &expected, desired)?;
+    let current = repo.current_state(tip, renderer.layout(), |records| {
+        rollout::expected_branch(renderer, desired, records)
+    })?;
     let plan = rollout::plan(&Inputs {
         renderer,
         desired,

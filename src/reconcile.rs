@@ -112,10 +112,10 @@ pub fn reconcile(
             repo.fetch_branch(options.remote, pr_branch, &options.auth)
         })?;
         let current = {
-            // What the rendered branch mostly holds: its files that match are not read.
-            let expected = FreeLater::new(stage("layout", || renderer.layout().files(desired)));
-            let mut current =
-                repo.current_state(rendered, &output.path.value, &expected, desired)?;
+            // What the branch holds if its rollout records are right: what matches is not read.
+            let mut current = repo.current_state(rendered, renderer.layout(), |records| {
+                rollout::expected_branch(renderer, desired, records)
+            })?;
             current.keep_texts_of(|module| fleet.rolls_back(module));
             FreeLater::new(current)
         };

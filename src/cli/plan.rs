@@ -77,8 +77,8 @@ pub fn plan_step(
     let output = &renderer.fleet.spec.output;
     let path = &output.path.value;
     let mut notes = Vec::new();
-    // What the branch mostly holds: its files that match are not read (see current_state).
-    let expected = || FreeLater::new(stage("layout", || renderer.layout().files(&desired)));
+    // What the branch holds if its rollout records are right: what matches is not read.
+    let expected = |records: &_| rollout::expected_branch(renderer, &desired, records);
     let current = FreeLater::new(match (&state.current_dir, &state.current) {
         (Some(dir), _) => CurrentState::from_files(read_tree(dir)?, path, &desired),
         (None, Some(rev)) => {
@@ -87,7 +87,7 @@ pub fn plan_step(
             if tip.is_none() {
                 notes.push(format!("{rev} does not exist: nothing is rendered yet"));
             }
-            repo.current_state(tip, path, &expected(), &desired)?
+            repo.current_state(tip, renderer.layout(), expected)?
         }
         (None, None) => match Repo::open(fleet_dir).map(FreeLater::new) {
             Ok(repo) => {
@@ -102,7 +102,7 @@ pub fn plan_step(
                         output.branch.value
                     ));
                 }
-                repo.current_state(tip, path, &expected(), &desired)?
+                repo.current_state(tip, renderer.layout(), expected)?
             }
             Err(_) => CurrentState::default(),
         },

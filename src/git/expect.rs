@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use super::{Repo, failed};
 use crate::Error;
-use crate::content::{Content, object_id};
+use crate::content::{Content, tree_id, tree_order};
 
 /// A folder of the expected files: the id git gives it, and what it holds in tree order.
 pub(super) struct Folder<'f> {
@@ -53,22 +53,11 @@ impl<'f> Folder<'f> {
         } else {
             groups.into_iter().map(entry).collect()
         };
-        let mut tree = Vec::with_capacity(entries.len() * 48);
-        for (name, entry) in &entries {
-            let (mode, id) = match entry {
-                Expected::File { content, .. } => ("100644", content.id()),
-                Expected::Folder(folder) => ("40000", folder.id),
-            };
-            tree.extend_from_slice(mode.as_bytes());
-            tree.push(b' ');
-            tree.extend_from_slice(name.as_bytes());
-            tree.push(0);
-            tree.extend_from_slice(id.as_bytes());
-        }
-        Folder {
-            id: object_id("tree", &tree),
-            entries,
-        }
+        let id = tree_id(entries.iter().map(|(name, entry)| match entry {
+            Expected::File { content, .. } => (*name, false, content.id()),
+            Expected::Folder(folder) => (*name, true, folder.id),
+        }));
+        Folder { id, entries }
     }
 
     /// Every file of the folder, as known.
@@ -152,12 +141,6 @@ fn file(entry: &TreeEntry<'_>) -> Found {
     }
 }
 
-/// How two entries of a tree are ordered: by name, a folder's as if it ended in `/`.
-fn tree_order(a: &str, a_folder: bool, b: &str, b_folder: bool) -> Ordering {
-    let a = a.bytes().chain(a_folder.then_some(b'/'));
-    a.cmp(b.bytes().chain(b_folder.then_some(b'/')))
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -165,32 +148,6 @@ mod tests {
     use super::super::testing::*;
     use super::*;
     use crate::layout::Files;
-
-    /// Paths under `c/` of one to three parts from a small alphabet, so that names share
-    /// prefixes and sort around `/` (`a`, `a-b`, `a.yaml`, `a/b`).
-    fn path() -> impl Strategy<Value = String> {
-        prop::collection::vec(
-            prop::sample::select(vec!["a", "a-b", "a.yaml", "b", "b0"]),
-            1..4,
-        )
-        .prop_map(|parts| format!("c/{}", parts.join("/")))
-    }
-
-    /// Files at `paths` (none both a file and a folder), with texts from a few.
-    fn some_files() -> impl Strategy<Value = Files> {
-        prop::collection::btree_map(path(), prop::sample::select(vec!["1", "2", "3"]), 0..24)
-            .prop_filter("a path is a file or a folder", |files| {
-                !files
-                    .keys()
-                    .any(|p| files.keys().any(|q| q.starts_with(&format!("{p}/"))))
-            })
-            .prop_map(|files| {
-                files
-                    .into_iter()
-                    .map(|(path, text)| (path, text.into()))
-                    .collect()
-            })
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(128))]

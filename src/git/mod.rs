@@ -190,6 +190,8 @@ fn short(id: Oid) -> String {
 pub(crate) mod testing {
     //! Repositories for tests, with fixed identities and times.
 
+    use proptest::prelude::*;
+
     use super::*;
     use crate::layout::Files;
 
@@ -222,6 +224,32 @@ pub(crate) mod testing {
             })
             .unwrap();
         count
+    }
+
+    /// Paths under `c/` of one to three parts from a small alphabet, so that names share
+    /// prefixes and sort around `/` (`a`, `a-b`, `a.yaml`, `a/b`).
+    pub fn path() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop::sample::select(vec!["a", "a-b", "a.yaml", "b", "b0"]),
+            1..4,
+        )
+        .prop_map(|parts| format!("c/{}", parts.join("/")))
+    }
+
+    /// Files at `paths` (none both a file and a folder), with texts from a few.
+    pub fn some_files() -> impl Strategy<Value = Files> {
+        prop::collection::btree_map(path(), prop::sample::select(vec!["1", "2", "3"]), 0..24)
+            .prop_filter("a path is a file or a folder", |files| {
+                !files
+                    .keys()
+                    .any(|p| files.keys().any(|q| q.starts_with(&format!("{p}/"))))
+            })
+            .prop_map(|files| {
+                files
+                    .into_iter()
+                    .map(|(path, text)| (path, text.into()))
+                    .collect()
+            })
     }
 
     /// A commit of exactly `files` on `parents`, at `second`.

@@ -39,7 +39,6 @@ impl Repo {
         expected: &Files,
     ) -> Result<Files, Error> {
         let root = self.commit_tree(commit)?;
-        let shown = format!("{}:", short(commit));
         let mut found = Vec::new();
         for prefix in prefixes {
             let Some(entry) = self.entry(&root, commit, prefix)? else {
@@ -54,7 +53,17 @@ impl Repo {
             let folder = (!under.is_empty()).then(|| Folder::of(&under, inside.len()));
             self.walk_expecting(&entry, prefix, folder.as_ref(), &mut found)?;
         }
+        self.contents(commit, found)
+    }
 
+    /// The files `found` in `commit`, their blobs read. A file that is not UTF-8 text, a
+    /// symbolic link or a submodule is an error naming its path.
+    pub(super) fn contents(
+        &self,
+        commit: Oid,
+        found: Vec<(String, Found)>,
+    ) -> Result<Files, Error> {
+        let shown = format!("{}:", short(commit));
         // Many clusters share files byte for byte (kustomization.yaml): read each blob once.
         let mut texts: HashMap<Oid, Option<Arc<str>>> = HashMap::new();
         let mut problems = Diagnostics::default();

@@ -87,10 +87,14 @@ impl Fleet {
 
     /// The cluster named `name`.
     pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.cluster_index(name).map(|i| &self.clusters[i])
+    }
+
+    /// The index in [`Fleet::clusters`] of the cluster named `name`.
+    pub fn cluster_index(&self, name: &str) -> Option<usize> {
         self.clusters
             .binary_search_by(|c| c.name.as_str().cmp(name))
             .ok()
-            .map(|i| &self.clusters[i])
     }
 }
 

@@ -69,6 +69,11 @@ impl Pointer {
             && self.applied_from == other.applied_from
     }
 
+    /// Whether it holds the text of any of its files.
+    pub fn has_any_text(&self) -> bool {
+        self.main.text().is_some() || self.release.as_ref().is_some_and(|r| r.text().is_some())
+    }
+
     /// Whether it holds the text of each of its files.
     pub fn has_texts(&self) -> bool {
         self.main.text().is_some() && self.release.as_ref().is_none_or(|r| r.text().is_some())
@@ -83,10 +88,12 @@ pub enum Texts {
 }
 
 /// Pointers by cluster name, then module name. Every cluster of the fleet has an entry, even
-/// with no module.
+/// with no module. A cluster's pointers are shared, not copied, between the renders and
+/// branches that hold the same ones (the desired render, the branch read, the next branch):
+/// change them with `Arc::make_mut`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rendered {
-    pub clusters: BTreeMap<String, Pointers>,
+    pub clusters: BTreeMap<String, Arc<Pointers>>,
 }
 
 /// One cluster's pointers, by module name: a sorted vector, not a tree. A cluster holds a
@@ -254,7 +261,7 @@ impl<'a> Renderer<'a> {
             let name = &self.fleet.clusters[c].name;
             match result {
                 Ok(pointers) => {
-                    rendered.clusters.insert(name.clone(), pointers);
+                    rendered.clusters.insert(name.clone(), Arc::new(pointers));
                 }
                 Err(errors) => {
                     for (m, e) in errors {
@@ -314,7 +321,8 @@ impl<'a> Renderer<'a> {
                 };
                 let kept = kept.clusters.get(cluster);
                 let mut context = None;
-                for (module, pointer) in pointers.iter_mut() {
+                let mut restored = Vec::new();
+                for (module, pointer) in pointers.iter() {
                     let is_kept = kept
                         .and_then(|k| k.get(module))
                         .is_some_and(|k| pointer.same_files(k));
@@ -327,10 +335,31 @@ impl<'a> Renderer<'a> {
                             .ok()
                     });
                     if let Some(again) = again {
-                        *pointer = pointer.with_texts_of(&again);
+                        restored.push((module.clone(), pointer.with_texts_of(&again)));
+                    }
+                }
+                // Pointers shared with other renders are copied only when some change.
+                if !restored.is_empty() {
+                    let pointers = Arc::make_mut(pointers);
+                    for (module, pointer) in restored {
+                        pointers.insert(module, pointer);
                     }
                 }
             });
+    }
+
+    /// Renders each module `m` of `pairs` on cluster `c` at its version (by index into the
+    /// fleet's lists), keeping the ids of the files alone.
+    pub fn render_ids_at(
+        &self,
+        c: usize,
+        pairs: &[(usize, &str)],
+    ) -> Vec<Result<Pointer, TemplateError>> {
+        let context = self.cluster_value(c);
+        pairs
+            .iter()
+            .map(|&(m, version)| self.render_pair_with(&context, c, m, version, Texts::Drop))
+            .collect()
     }
 
     /// Renders module `m` on cluster `c` at `version` (by index into the fleet's lists).

@@ -27,23 +27,25 @@ impl CurrentState {
     /// Reads the rendered branch's files; clusters are under `path`. Pointer files known by
     /// their ids alone are `known`'s (see [`layout::parse`]).
     pub fn from_files(files: Files, path: &str, known: &Rendered) -> CurrentState {
-        let branch = layout::parse(&files, path, known);
+        let (records, notes) = read_records(&files);
+        Self::from_parts(files, path, known, &BTreeSet::new(), records, notes)
+    }
+
+    /// The state of a branch read in parts: its rollout records, read first (see
+    /// [`read_records`]), and its other files, but for the folders of the clusters `matched`,
+    /// found to hold their own pointers in `known` (see [`layout::parse_with_known_folders`]).
+    pub fn from_parts(
+        files: Files,
+        path: &str,
+        known: &Rendered,
+        matched: &BTreeSet<String>,
+        records: BTreeMap<String, RolloutRecord>,
+        mut notes: Vec<String>,
+    ) -> CurrentState {
+        let branch = layout::parse_with_known_folders(&files, path, known, matched);
         // The branch holds what it needs of them: they are freed on a thread of their own.
         drop(crate::free::FreeLater::new(files));
-        let mut notes = branch.problems.clone();
-        let mut records = BTreeMap::new();
-        for (module, content) in &branch.records {
-            // Records are never expected, so always read.
-            let text = content.text().map_or("", |t| t);
-            match RolloutRecord::parse(&layout::record_path(module), text) {
-                Ok(record) => {
-                    records.insert(module.clone(), record);
-                }
-                Err(e) => notes.push(format!(
-                    "{e}; the record is ignored and will be rewritten when {module} next changes"
-                )),
-            }
-        }
+        notes.splice(0..0, branch.problems.iter().cloned());
         CurrentState {
             branch,
             records,
@@ -63,8 +65,14 @@ impl CurrentState {
             .clusters
             .par_iter_mut()
             .for_each(|(_, pointers)| {
-                for (_, pointer) in pointers.iter_mut().filter(|(m, _)| !keep(m)) {
-                    pointer.forget_texts();
+                let forget =
+                    |(m, p): &(&String, &crate::render::Pointer)| !keep(m) && p.has_any_text();
+                // Pointers shared with other renders are copied only when some change.
+                if pointers.iter().any(|pair| forget(&pair)) {
+                    let pointers = std::sync::Arc::make_mut(pointers);
+                    for (_, pointer) in pointers.iter_mut().filter(|(m, _)| !keep(m)) {
+                        pointer.forget_texts();
+                    }
                 }
             });
     }
@@ -83,4 +91,31 @@ impl CurrentState {
             })
             .collect()
     }
+}
+
+/// The rollout records among the files of a rendered branch, by module, and what was wrong
+/// with the ones that could not be read.
+pub fn read_records(files: &Files) -> (BTreeMap<String, RolloutRecord>, Vec<String>) {
+    let mut records = BTreeMap::new();
+    let mut notes = Vec::new();
+    let under = files.range::<str, _>((
+        std::ops::Bound::Included(layout::ROLLOUTS),
+        std::ops::Bound::Unbounded,
+    ));
+    for (file, content) in under.take_while(|(file, _)| file.starts_with(layout::ROLLOUTS)) {
+        let Some(module) = layout::record_module(file) else {
+            continue;
+        };
+        // Records are never expected, so always read.
+        let text = content.text().map_or("", |t| t);
+        match RolloutRecord::parse(file, text) {
+            Ok(record) => {
+                records.insert(module.to_string(), record);
+            }
+            Err(e) => notes.push(format!(
+                "{e}; the record is ignored and will be rewritten when {module} next changes"
+            )),
+        }
+    }
+    (records, notes)
 }

@@ -2,6 +2,7 @@
 //! cluster, and a removal waits while another module there still depends on it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::summary::{count_clusters, describe};
 use super::{Change, ChangeKind, Inputs, ModulePlan, ModuleState, PairProblem, WaveStatus};
@@ -80,11 +81,12 @@ pub fn defer_missing_dependencies(
                 .get(&change.cluster)
                 .and_then(|p| p.get(&change.module))
                 .cloned();
-            let pairs = next
-                .pointers
-                .clusters
-                .entry(change.cluster.clone())
-                .or_default();
+            let pairs = Arc::make_mut(
+                next.pointers
+                    .clusters
+                    .entry(change.cluster.clone())
+                    .or_default(),
+            );
             match before {
                 Some(pointer) => pairs.insert(change.module.clone(), pointer),
                 None => pairs.remove(&change.module),

@@ -10,6 +10,7 @@ mod advance;
 mod budgets;
 mod current;
 mod dependencies;
+mod expect;
 mod halt;
 mod health;
 mod module;
@@ -22,15 +23,17 @@ pub mod waves;
 mod windows;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use rayon::prelude::*;
 
 use crate::health::HealthSnapshot;
 use crate::layout;
-use crate::render::{Rendered, Renderer};
+use crate::render::{Pointers, Rendered, Renderer};
 pub use budgets::BudgetUse;
-pub use current::CurrentState;
+pub use current::{CurrentState, read_records};
+pub use expect::expected_branch;
 use module::{Outcome, RecordUpdate, plan_module};
 pub use plan::{
     Change, ChangeKind, Evidence, ModulePlan, ModuleState, Plan, RollbackPlan, WavePlan,
@@ -88,8 +91,8 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         .iter()
         .map(|c| {
             (
-                inputs.desired.clusters.get(&c.name),
-                current.clusters.get(&c.name),
+                inputs.desired.clusters.get(&c.name).map(|p| &**p),
+                current.clusters.get(&c.name).map(|p| &**p),
             )
         })
         .collect();
@@ -103,7 +106,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     let mut changes = Vec::new();
     for cluster in &removed_clusters {
         if let Some(modules) = next.pointers.clusters.remove(cluster) {
-            for (module, pointer) in modules {
+            for (module, pointer) in Pointers::clone(&modules) {
                 changes.push(Change::new(
                     cluster.clone(),
                     module,
@@ -117,12 +120,12 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     for cluster in &added_clusters {
         next.pointers
             .clusters
-            .insert(cluster.clone(), crate::render::Pointers::new());
+            .insert(cluster.clone(), Default::default());
     }
     let mut modules = Vec::new();
     for outcome in outcomes {
         for (cluster, pointer) in outcome.set {
-            let pairs = next.pointers.clusters.entry(cluster).or_default();
+            let pairs = Arc::make_mut(next.pointers.clusters.entry(cluster).or_default());
             match pointer {
                 Some(p) => pairs.insert(outcome.plan.module.clone(), p),
                 None => pairs.remove(&outcome.plan.module),
@@ -160,19 +163,10 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
 }
 
 /// The current branch as the start of the next, without the problems found reading it. Its
-/// clusters are copied in parallel: a 100,000-cluster branch is 1.2 million pointers, a second
-/// to copy on one thread.
+/// clusters' pointers are shared until the plan changes them.
 fn start_next(current: &layout::Branch) -> layout::Branch {
-    let clusters: Vec<_> = current
-        .pointers
-        .clusters
-        .par_iter()
-        .map(|(cluster, modules)| (cluster.clone(), modules.clone()))
-        .collect();
     layout::Branch {
-        pointers: Rendered {
-            clusters: clusters.into_iter().collect(),
-        },
+        pointers: current.pointers.clone(),
         records: current.records.clone(),
         foreign: current.foreign.clone(),
         syncs: current.syncs.clone(),

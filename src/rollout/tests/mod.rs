@@ -286,7 +286,7 @@ fn pointers_rendered_by_id_get_back_the_texts_a_full_render_has_except_those_kep
     let mut restored = ids.clone();
     renderer.restore_texts(&mut restored, &Rendered::default());
     for (cluster, modules) in &full.clusters {
-        for (module, pointer) in modules {
+        for (module, pointer) in modules.iter() {
             let back = &restored.clusters[cluster][module];
             assert_eq!(
                 back.main.text(),
@@ -687,7 +687,7 @@ fn untouched_pairs_keep_their_bytes_and_a_converged_plan_changes_nothing() {
         .pointers
         .clusters
         .get_mut("b")
-        .and_then(|m| m.get_mut("web"))
+        .and_then(|m| std::sync::Arc::make_mut(m).get_mut("web"))
         .unwrap();
     pointer.main = format!("{}# edited by hand\n", pointer.main.text().unwrap()).into();
     let plan = hand_edited.plan(&fleet, Some(&healthy(&hand_edited, t(100))), t(100));
@@ -774,7 +774,7 @@ proptest! {
         for (cluster, modules) in &desired.clusters {
             let current = &branch.state.branch.pointers.clusters[cluster];
             prop_assert_eq!(current.keys().collect::<Vec<_>>(), modules.keys().collect::<Vec<_>>());
-            for (m, p) in modules {
+            for (m, p) in modules.iter() {
                 prop_assert_eq!(&current[m].main, &p.main);
             }
         }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use git2::Oid;
 
 use super::*;
+use crate::content::Content;
 use crate::git::{Identity, Repo};
 use crate::model::window::zone;
 
@@ -135,11 +136,18 @@ impl Simulation {
         let renderer = Renderer::new(fleet, &env).unwrap();
         // As reconcile does: pointers by their ids, texts rendered again for what is written.
         let desired = renderer.render_ids().unwrap();
-        let expected = renderer.layout().files(&desired);
         let current = self
             .repo
-            .current_state(self.tip, &path, &expected, &desired)
+            .current_state(self.tip, renderer.layout(), |records| {
+                expected_branch(&renderer, &desired, records)
+            })
             .unwrap();
+        // What is taken from the expected branch is what reading every file gives.
+        let read = self
+            .repo
+            .current_state(self.tip, renderer.layout(), |_| Rendered::default())
+            .unwrap();
+        assert_same_state(&current, &read);
         let health = self.health();
         let mut plan = plan(&Inputs {
             renderer: &renderer,
@@ -335,4 +343,34 @@ fn with_night_windows_in_three_zones_every_change_lands_in_its_window() {
     assert_eq!(changes, CLUSTERS);
     assert!(sim.every_cluster_pins("2.0.0"));
     assert!(sim.now > start);
+}
+
+/// Asserts that two reads of a branch hold the same: pointers (their files and versions),
+/// records, foreign files, landing times and notes.
+fn assert_same_state(a: &CurrentState, b: &CurrentState) {
+    let pairs = |state: &CurrentState| {
+        let clusters = &state.branch.pointers.clusters;
+        clusters
+            .iter()
+            .flat_map(|(c, pointers)| {
+                pointers.iter().map(move |(m, p)| {
+                    let release = p.release.as_ref().map(Content::id);
+                    let files = (p.main.id(), release, p.applied_from.clone());
+                    ((c.clone(), m.clone()), (p.version.clone(), files))
+                })
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(pairs(a), pairs(b));
+    let clusters = |state: &CurrentState| {
+        let names = state.branch.pointers.clusters.keys();
+        names.cloned().collect::<Vec<_>>()
+    };
+    assert_eq!(clusters(a), clusters(b));
+    assert_eq!(a.branch.records, b.branch.records);
+    assert_eq!(a.records, b.records);
+    assert_eq!(a.branch.foreign, b.branch.foreign);
+    assert_eq!(a.branch.rewrite, b.branch.rewrite);
+    assert_eq!(a.landed_at, b.landed_at);
+    assert_eq!(a.notes, b.notes);
 }
