@@ -1,6 +1,6 @@
 //! Since when something has held on a branch, from its first-parent history.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use git2::{Commit, ObjectType, Oid, Tree};
@@ -43,15 +43,17 @@ impl Repo {
 
     /// When each of `paths` last changed on the first-parent history from `tip`: the committer
     /// time of the newest commit that added, modified or removed it (the root commit counts as
-    /// adding what it holds). A path that never existed is left out. One walk answers every
-    /// path: each commit is compared with its first parent as a tree diff, which skips the
-    /// folders whose ids did not change, and the walk stops once every path is answered.
+    /// adding what it holds). Each path comes with whether the tip holds a file there (the
+    /// caller read the tip's tree), which is what the root holds of the paths no commit since
+    /// changed. A path that never existed is left out. One walk answers every path: each
+    /// commit is compared with its first parent as a tree diff, which skips the folders whose
+    /// ids did not change, and the walk stops once every path is answered.
     pub fn last_changed(
         &self,
         tip: Oid,
-        paths: &BTreeSet<String>,
+        paths: &BTreeMap<String, bool>,
     ) -> Result<BTreeMap<String, Timestamp>, Error> {
-        let mut pending: BTreeSet<&str> = paths.iter().map(String::as_str).collect();
+        let mut pending: BTreeSet<&str> = paths.keys().map(String::as_str).collect();
         let mut landed = BTreeMap::new();
         let mut next = Some(self.find_commit(tip)?);
         while let Some(commit) = next.take() {
@@ -68,34 +70,25 @@ impl Repo {
                 Some(parent) => Some(parent.tree().map_err(failed(context()))?),
                 None => None,
             };
+            let mut changed = Vec::new();
             if parent_tree.as_ref().is_none_or(|t| t.is_empty()) {
                 // A commit on nothing (the root, or fleeet's empty root commit) added what it
-                // holds: look the paths up rather than list its every file as a diff.
-                let mut folders = HashMap::new();
-                for path in std::mem::take(&mut pending) {
-                    let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-                    let folder = self.folder(&tree, dir, &mut folders)?;
-                    if folder.is_some_and(|f| f.get_name(name).is_some()) {
-                        landed.insert(path.to_string(), committed(&commit)?);
-                    }
-                }
-                break;
+                // holds: of the paths no later commit changed, what the tip holds.
+                changed.extend(pending.iter().filter(|p| paths[**p]).map(|p| p.to_string()));
+            } else {
+                self.changed_among(
+                    parent_tree.as_ref(),
+                    Some(&tree),
+                    "",
+                    &pending,
+                    &mut changed,
+                )?;
             }
-            let diff = self
-                .repo
-                .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), None)
-                .map_err(failed(context()))?;
-            let mut time = None;
-            for delta in diff.deltas() {
-                for file in [delta.old_file(), delta.new_file()] {
-                    let path = file.path_bytes().and_then(|p| std::str::from_utf8(p).ok());
-                    if let Some(path) = path.and_then(|p| pending.take(p)) {
-                        let time = match time {
-                            Some(time) => time,
-                            None => *time.insert(committed(&commit)?),
-                        };
-                        landed.insert(path.to_string(), time);
-                    }
+            if !changed.is_empty() {
+                let time = committed(&commit)?;
+                for path in changed {
+                    pending.remove(path.as_str());
+                    landed.insert(path, time);
                 }
             }
             next = parent;
@@ -103,35 +96,63 @@ impl Repo {
         Ok(landed)
     }
 
-    /// The folder `dir` (`""`: the root) of `root`, if there is one, read once into `cache`
-    /// with the folders on its way: a tree of 10,000 cluster folders is parsed once, not once
-    /// per path looked up in it.
-    fn folder<'r>(
-        &'r self,
-        root: &Tree<'r>,
-        dir: &str,
-        cache: &mut HashMap<String, Option<Tree<'r>>>,
-    ) -> Result<Option<Tree<'r>>, Error> {
-        if dir.is_empty() {
-            return Ok(Some(root.clone()));
+    /// The paths of `pending` at or under the folder `at` (`""` or a path ending in `/`) whose
+    /// file differs between the trees `old` and `new` of that folder: added, modified or
+    /// removed. Only the folders that hold pending paths and whose ids differ are read, so a
+    /// commit costs the folders it changed among those asked about, not a diff of its tree.
+    fn changed_among(
+        &self,
+        old: Option<&Tree<'_>>,
+        new: Option<&Tree<'_>>,
+        at: &str,
+        pending: &BTreeSet<&str>,
+        changed: &mut Vec<String>,
+    ) -> Result<(), Error> {
+        let mut under = pending
+            .range::<str, _>((std::ops::Bound::Included(at), std::ops::Bound::Unbounded))
+            .take_while(|path| path.starts_with(at))
+            .peekable();
+        while let Some(first) = under.next() {
+            let rest = &first[at.len()..];
+            let name = rest.split('/').next().unwrap_or(rest);
+            let inside = format!("{at}{name}/");
+            let mut deeper = rest.len() > name.len();
+            while under.peek().is_some_and(|p| p.starts_with(&inside)) {
+                under.next();
+                deeper = true;
+            }
+            let was = old.and_then(|tree| tree.get_name(name));
+            let is = new.and_then(|tree| tree.get_name(name));
+            let same = |a: &git2::TreeEntry<'_>, b: &git2::TreeEntry<'_>| {
+                a.id() == b.id() && a.filemode() == b.filemode()
+            };
+            match (&was, &is) {
+                (None, None) => continue,
+                (Some(a), Some(b)) if same(a, b) => continue,
+                _ => {}
+            }
+            let file = |e: &Option<git2::TreeEntry<'_>>| {
+                e.as_ref()
+                    .is_some_and(|e| e.kind() != Some(ObjectType::Tree))
+            };
+            let path = &first[..at.len() + name.len()];
+            if pending.contains(path) && (file(&was) || file(&is)) {
+                changed.push(path.to_string());
+            }
+            if deeper {
+                let subtree = |e: &Option<git2::TreeEntry<'_>>| match e {
+                    Some(e) if e.kind() == Some(ObjectType::Tree) => self
+                        .repo
+                        .find_tree(e.id())
+                        .map(Some)
+                        .map_err(failed(format!("reading the folder {inside}"))),
+                    _ => Ok(None),
+                };
+                let (was, is) = (subtree(&was)?, subtree(&is)?);
+                self.changed_among(was.as_ref(), is.as_ref(), &inside, pending, changed)?;
+            }
         }
-        if let Some(found) = cache.get(dir) {
-            return Ok(found.clone());
-        }
-        let (parent, name) = dir.rsplit_once('/').unwrap_or(("", dir));
-        let found = match self.folder(root, parent, cache)? {
-            Some(parent) => match parent.get_name(name) {
-                Some(entry) if entry.kind() == Some(ObjectType::Tree) => Some(
-                    self.repo
-                        .find_tree(entry.id())
-                        .map_err(failed(format!("reading the folder {dir}")))?,
-                ),
-                _ => None,
-            },
-            None => None,
-        };
-        cache.insert(dir.to_string(), found.clone());
-        Ok(found)
+        Ok(())
     }
 
     /// The id of the file at `path` in `commit`, if there is a file there.
@@ -280,14 +301,15 @@ mod tests {
         let merge = commit(&repo, &[second, proposed], &removed, 30);
         let tip = commit(&repo, &[merge], &removed, 40);
 
+        let held = |path: &str| (path.to_string(), ["c/a.yaml", "c/b.yaml"].contains(&path));
         let paths = ["c/a.yaml", "c/b.yaml", "c/d.yaml", "c/never.yaml"]
-            .map(String::from)
+            .map(held)
             .into();
         let landed = repo.last_changed(tip, &paths).unwrap();
         let expected = [("c/a.yaml", 20), ("c/b.yaml", 10), ("c/d.yaml", 30)]
             .map(|(path, second)| (path.to_string(), at(second).unwrap()));
         assert_eq!(landed, expected.into());
-        assert!(repo.last_changed(tip, &BTreeSet::new()).unwrap().is_empty());
+        assert!(repo.last_changed(tip, &BTreeMap::new()).unwrap().is_empty());
     }
 
     #[test]
@@ -307,12 +329,70 @@ mod tests {
             &files(&[("c/a.yaml", "2"), ("c/b.yaml", "1")]),
             20,
         );
-        let paths = ["c/a.yaml", "c/b.yaml", "c/never.yaml"]
-            .map(String::from)
-            .into();
+        let paths = [
+            ("c/a.yaml", true),
+            ("c/b.yaml", true),
+            ("c/never.yaml", false),
+        ]
+        .map(|(path, held)| (path.to_string(), held))
+        .into();
         let landed = repo.last_changed(tip, &paths).unwrap();
         let expected = [("c/a.yaml", 20), ("c/b.yaml", 10)]
             .map(|(path, second)| (path.to_string(), at(second).unwrap()));
         assert_eq!(landed, expected.into());
+    }
+
+    /// When `path` last changed, found the slow way: each first-parent commit from `tip`
+    /// compared with its parent at that path.
+    fn last_changed_one_by_one(repo: &Repo, tip: Oid, path: &str) -> Option<Timestamp> {
+        // The file at `path` in a commit: its blob and mode, none if there is no file there.
+        let file = |commit: &Commit<'_>| {
+            let tree = commit.tree().unwrap();
+            let entry = repo.entry(&tree, commit.id(), path).unwrap();
+            let entry = entry.filter(|e| e.kind() == Some(ObjectType::Blob));
+            entry.map(|e| (e.id(), e.filemode()))
+        };
+        let mut commit = repo.find_commit(tip).unwrap();
+        loop {
+            let parent = commit
+                .parent_ids()
+                .next()
+                .map(|id| repo.find_commit(id).unwrap());
+            match &parent {
+                None => return file(&commit).map(|_| committed(&commit).unwrap()),
+                Some(parent) if file(parent) != file(&commit) => {
+                    return Some(committed(&commit).unwrap());
+                }
+                Some(parent) => commit = parent.clone(),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn last_changed_agrees_with_comparing_every_commit(
+            history in proptest::collection::vec(some_files(), 1..6),
+            asked in proptest::collection::btree_set(path(), 0..12),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repo::init_bare(dir.path()).unwrap();
+            let mut tip: Option<Oid> = None;
+            for (i, files) in history.iter().enumerate() {
+                let parents: Vec<Oid> = tip.into_iter().collect();
+                tip = Some(commit(&repo, &parents, files, 10 * (i as i64 + 1)));
+            }
+            let (tip, last) = (tip.unwrap(), history.last().unwrap());
+            let paths = asked.iter().map(|p| (p.clone(), last.contains_key(p))).collect();
+            let landed = repo.last_changed(tip, &paths).unwrap();
+            for path in &asked {
+                proptest::prop_assert_eq!(
+                    landed.get(path).copied(),
+                    last_changed_one_by_one(&repo, tip, path),
+                    "{}", path
+                );
+            }
+        }
     }
 }

@@ -638,6 +638,7 @@ mod timing {
         }
         let paths = (0..10_000)
             .flat_map(|c| [3, 7].map(|m| format!("clusters/cluster-{c:05}/module-{m:02}.yaml")))
+            .map(|path| (path, true))
             .collect();
         let start = Instant::now();
         let landed = clone.last_changed(tip, &paths).unwrap();

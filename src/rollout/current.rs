@@ -78,15 +78,18 @@ impl CurrentState {
     }
 
     /// The files whose landing time the plan needs: the pointers of clusters in the waves of
-    /// rollouts in progress.
-    pub fn history_paths(&self, path: &str) -> BTreeSet<String> {
+    /// rollouts in progress, each with whether the branch holds it.
+    pub fn history_paths(&self, path: &str) -> BTreeMap<String, bool> {
+        let pointers = &self.branch.pointers;
         self.records
             .values()
             .flat_map(|r| {
                 r.waves.iter().flat_map(move |w| {
-                    w.clusters
-                        .iter()
-                        .map(move |c| layout::pair_path(&self.branch.pointers, path, c, &r.module))
+                    w.clusters.iter().map(move |c| {
+                        let held = pointers.clusters.get(c).and_then(|p| p.get(&r.module));
+                        let path = layout::pair_path(pointers, path, c, &r.module);
+                        (path, held.is_some())
+                    })
                 })
             })
             .collect()

@@ -264,7 +264,9 @@ fn fetches_the_rendered_branch_with_its_history_into_a_shallow_checkout() {
         .unwrap();
     assert_eq!(tip, Some(rendered));
     let path = "clusters/a/ingress.yaml".to_string();
-    let landed = repo.last_changed(rendered, &[path.clone()].into()).unwrap();
+    let landed = repo
+        .last_changed(rendered, &[(path.clone(), true)].into())
+        .unwrap();
     assert_eq!(landed[&path], jiff::Timestamp::from_second(2).unwrap());
     assert_eq!(
         repo.since(rendered, &path, |text| text.is_some()).unwrap(),
