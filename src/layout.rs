@@ -432,17 +432,18 @@ pub fn parse_with_known_folders(
 ) -> Branch {
     let mut branch = Branch::default();
     for cluster in matched {
-        let own = known
-            .clusters
-            .get(cluster)
-            .into_iter()
-            .flat_map(|p| p.iter());
-        let own = own.filter(|(_, p)| p.applied_from.is_none());
-        let own = own.map(|(module, pointer)| (module.clone(), pointer.clone()));
-        branch
-            .pointers
-            .clusters
-            .insert(cluster.clone(), Arc::new(own.collect()));
+        let Some(pointers) = known.clusters.get(cluster) else {
+            continue;
+        };
+        // Shared with `known`, unless some are applied from the management cluster's folder.
+        let own = match pointers.values().all(|p| p.applied_from.is_none()) {
+            true => pointers.clone(),
+            false => {
+                let own = pointers.iter().filter(|(_, p)| p.applied_from.is_none());
+                Arc::new(own.map(|(m, p)| (m.clone(), p.clone())).collect())
+            }
+        };
+        branch.pointers.clusters.insert(cluster.clone(), own);
     }
     let prefix = format!("{path}/");
     let mut kustomizations = Vec::new();

@@ -23,6 +23,7 @@ pub mod waves;
 mod windows;
 
 use std::collections::BTreeSet;
+use std::iter::Peekable;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -86,19 +87,13 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     }
     module_names.extend(inputs.current.records.keys().map(String::as_str));
 
-    let by_cluster: Vec<_> = fleet
-        .clusters
-        .iter()
-        .map(|c| {
-            (
-                inputs.desired.clusters.get(&c.name).map(|p| &**p),
-                current.clusters.get(&c.name).map(|p| &**p),
-            )
-        })
-        .collect();
+    let by_cluster = by_cluster(fleet, inputs.desired, current);
+    let module_names: Vec<&str> = module_names.into_iter().collect();
+    let slots = pairs::slots(&by_cluster, &module_names);
     let mut outcomes: Vec<Outcome> = module_names
         .into_par_iter()
-        .map(|name| plan_module(inputs, &by_cluster, name))
+        .zip(&slots)
+        .map(|(name, slots)| plan_module(inputs, &by_cluster, name, slots))
         .collect();
     rollback::alone(&mut outcomes);
 
@@ -160,6 +155,31 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         next,
         changed,
     }
+}
+
+/// The desired and current pointers of each cluster of `fleet`, by index: the fleet's clusters
+/// and both maps are sorted by name, so they are walked side by side, not looked up.
+fn by_cluster<'a>(
+    fleet: &crate::model::Fleet,
+    desired: &'a Rendered,
+    current: &'a Rendered,
+) -> Vec<(Option<&'a Pointers>, Option<&'a Pointers>)> {
+    let mut desired = desired.clusters.iter().peekable();
+    let mut current = current.clusters.iter().peekable();
+    let clusters = fleet.clusters.iter();
+    clusters
+        .map(|c| (find(&mut desired, &c.name), find(&mut current, &c.name)))
+        .collect()
+}
+
+/// The pointers of cluster `name` among `clusters` (a map's entries by name, each asked for in
+/// order), skipping those before it.
+fn find<'a>(
+    clusters: &mut Peekable<impl Iterator<Item = (&'a String, &'a Arc<Pointers>)>>,
+    name: &str,
+) -> Option<&'a Pointers> {
+    while clusters.next_if(|(c, _)| c.as_str() < name).is_some() {}
+    clusters.next_if(|(c, _)| *c == name).map(|(_, p)| &**p)
 }
 
 /// The current branch as the start of the next, without the problems found reading it. Its

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::health::Judged;
-use super::pairs::{self, ByCluster, Pair};
+use super::pairs::{self, ByCluster, Pair, Slot};
 use super::record::{self, RolloutRecord};
 use super::summary::{record_waves, wave_plans};
 use super::windows::Gate;
@@ -71,9 +71,14 @@ pub struct Outcome {
 }
 
 /// Plans the next step of module `name`.
-pub fn plan_module<'a>(inputs: &Inputs<'a>, by_cluster: &ByCluster<'a>, name: &str) -> Outcome {
+pub fn plan_module<'a>(
+    inputs: &Inputs<'a>,
+    by_cluster: &ByCluster<'a>,
+    name: &str,
+    slots: &[Slot],
+) -> Outcome {
     let ctx = context(inputs, name);
-    let mut pairs = pairs::collect(&ctx, by_cluster);
+    let mut pairs = pairs::collect(&ctx, by_cluster, slots);
     let mut step = Step::new(&ctx);
     if ctx.policy.paused {
         return paused(&ctx, &pairs, step);
