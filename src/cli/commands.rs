@@ -125,6 +125,7 @@ pub fn explain(args: ExplainArgs) -> anyhow::Result<()> {
             &renderer,
             &args.fleet.fleet,
             &args.state,
+            args.state.health.start(),
         )?),
     };
     let explanation =

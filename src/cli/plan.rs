@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use rayon::prelude::*;
 
 use super::commands::load;
-use super::health::HealthArgs;
+use super::health::{HealthArgs, PendingHealth};
 use crate::free::FreeLater;
 use crate::git::Repo;
 use crate::layout::Files;
@@ -71,6 +71,7 @@ pub fn plan_step(
     renderer: &Renderer<'_>,
     fleet_dir: &Path,
     state: &StateArgs,
+    health: PendingHealth<'_>,
 ) -> anyhow::Result<rollout::Plan> {
     // Freed on threads of their own when the plan is made: see `free`.
     let desired = FreeLater::new(stage("render", || renderer.render_ids()).map_err(Error::from)?);
@@ -107,7 +108,7 @@ pub fn plan_step(
             Err(_) => CurrentState::default(),
         },
     });
-    let health = stage("health", || state.health.snapshot(renderer.fleet))?;
+    let health = stage("health", || health.finish(renderer.fleet))?;
     let mut plan = stage("plan", || {
         rollout::plan(&Inputs {
             renderer,
@@ -123,10 +124,11 @@ pub fn plan_step(
 }
 
 pub fn plan(args: PlanArgs) -> anyhow::Result<()> {
+    let health = args.state.health.start();
     let fleet = stage("load", || load(&args.fleet.fleet))?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
-    let mut plan = plan_step(&renderer, &args.fleet.fleet, &args.state)?;
+    let mut plan = plan_step(&renderer, &args.fleet.fleet, &args.state, health)?;
     match args.format {
         PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         PlanFormat::Markdown => print!("{}", report::plan_markdown(&plan)),

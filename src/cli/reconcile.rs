@@ -92,11 +92,12 @@ pub struct PreviewArgs {
 }
 
 pub fn reconcile(args: ReconcileArgs) -> anyhow::Result<()> {
+    let health = args.health.start();
     let fleet = stage("load", || load(&args.fleet.fleet))?;
     let env = template::sandbox();
     let renderer = Renderer::new(&fleet, &env).map_err(Error::from)?;
     let desired = stage("render", || renderer.render_ids()).map_err(Error::from)?;
-    let health = stage("health", || args.health.snapshot(&fleet))?;
+    let health = stage("health", || health.finish(&fleet))?;
     let target = args.github.target();
     if target.is_none() {
         eprintln!(
