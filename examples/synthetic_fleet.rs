@@ -144,7 +144,7 @@ fn commit(fleet: &Path, repo: &Path, date: jiff::Timestamp) -> anyhow::Result<()
     let rendered = renderer.render_all()?;
     let files = renderer.layout().files(&rendered);
     let repo = Repo::open(repo)?;
-    let tree = repo.write_tree(None, &files)?;
+    let tree = repo.write_tree(&files)?;
     let identity = Identity {
         name: "bench".into(),
         email: "bench@example.com".into(),

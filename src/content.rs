@@ -120,20 +120,44 @@ pub fn object_id(kind: &str, bytes: &[u8]) -> Oid {
 /// The id git gives a tree holding `entries`: each a name, whether it is a folder (else a
 /// plain file), and its id, in tree order (see [`tree_order`]).
 pub fn tree_id<'n>(entries: impl IntoIterator<Item = (&'n str, bool, Oid)>) -> Oid {
+    let entries = entries.into_iter().map(|(name, is_folder, id)| {
+        let mode = if is_folder { FOLDER } else { FILE };
+        (name.as_bytes(), mode, id)
+    });
+    object_id("tree", &tree_bytes(entries))
+}
+
+/// The file mode git gives a folder in a tree.
+pub const FOLDER: i32 = 0o040000;
+/// The file mode git gives a plain file in a tree.
+pub const FILE: i32 = 0o100644;
+
+/// The bytes of a git tree holding `entries`: each a name, a file mode and an id, in tree
+/// order (see [`tree_order`]).
+pub fn tree_bytes<'n>(entries: impl IntoIterator<Item = (&'n [u8], i32, Oid)>) -> Vec<u8> {
     let mut tree = Vec::with_capacity(1024);
-    for (name, is_folder, id) in entries {
-        tree.extend_from_slice(if is_folder { b"40000 " } else { b"100644 " });
-        tree.extend_from_slice(name.as_bytes());
+    for (name, mode, id) in entries {
+        match mode {
+            FOLDER => tree.extend_from_slice(b"40000 "),
+            FILE => tree.extend_from_slice(b"100644 "),
+            other => tree.extend_from_slice(format!("{other:o} ").as_bytes()),
+        }
+        tree.extend_from_slice(name);
         tree.push(0);
         tree.extend_from_slice(id.as_bytes());
     }
-    object_id("tree", &tree)
+    tree
 }
 
 /// How two entries of a tree are ordered: by name, a folder's as if it ended in `/`.
-pub fn tree_order(a: &str, a_folder: bool, b: &str, b_folder: bool) -> std::cmp::Ordering {
-    let a = a.bytes().chain(a_folder.then_some(b'/'));
-    a.cmp(b.bytes().chain(b_folder.then_some(b'/')))
+pub fn tree_order(
+    a: &(impl AsRef<[u8]> + ?Sized),
+    a_folder: bool,
+    b: &(impl AsRef<[u8]> + ?Sized),
+    b_folder: bool,
+) -> std::cmp::Ordering {
+    let a = a.as_ref().iter().chain(a_folder.then_some(&b'/'));
+    a.cmp(b.as_ref().iter().chain(b_folder.then_some(&b'/')))
 }
 
 #[cfg(test)]

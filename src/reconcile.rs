@@ -256,7 +256,7 @@ fn write_step(
 ) -> Result<Oid, Error> {
     let Some(rendered) = rendered else {
         let files = FreeLater::new(stage("layout", || layout.branch_files(next)));
-        return stage("tree write", || repo.write_tree(None, &files));
+        return stage("tree write", || repo.write_tree(&files));
     };
     let (folders, files) = stage("layout", || {
         let changed = layout.changed_folders(next, current);

@@ -188,7 +188,7 @@ mod tests {
         rendered.clusters.insert("c1".into(), pointers("1"));
         rendered.clusters.insert("empty".into(), Default::default());
         let layout = Layout::plain("clusters");
-        let tree = repo.write_tree(None, &layout.files(&rendered)).unwrap();
+        let tree = repo.write_tree(&layout.files(&rendered)).unwrap();
         let tree = repo.repo.find_tree(tree).unwrap();
         for (cluster, pointers) in &rendered.clusters {
             let written = tree.get_path(Path::new(&format!("clusters/{cluster}")));
@@ -212,7 +212,7 @@ mod tests {
         // reading it fails); `b` one version behind.
         let mut held = Rendered::default();
         held.clusters.insert("b".into(), pointers("1"));
-        let written = repo.write_tree(None, &layout.files(&held)).unwrap();
+        let written = repo.write_tree(&layout.files(&held)).unwrap();
         let written = repo.repo.find_tree(written).unwrap();
         let b = written.get_path(Path::new("clusters/b")).unwrap().id();
         let a = layout.own_folder_id("a", &expected.clusters["a"]).unwrap();

@@ -104,7 +104,7 @@ impl Repo {
                 && tree_order(
                     other,
                     matches!(entry, Expected::Folder(_)),
-                    &name,
+                    name.as_ref(),
                     is_folder,
                 ) == Ordering::Less
             {
@@ -184,7 +184,7 @@ mod tests {
         ]);
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
-        let tree = repo.write_tree(None, &held).unwrap();
+        let tree = repo.write_tree(&held).unwrap();
         let under: Vec<(&str, &Content)> = held.iter().map(|(p, t)| (p.as_str(), t)).collect();
         let folder = Folder::of(&under, "c/".len());
         let c = repo

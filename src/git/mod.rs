@@ -1,15 +1,14 @@
 //! The rendered branch in git: reading trees and history, writing trees and commits, fetching
 //! and pushing — the I/O edge between fleeet and a git repository (libgit2 through `git2`).
 //!
-//! **Trees are written as objects**, with no work tree and no index: [`Repo::write_tree`]
-//! compares each file's id with the same path in a base tree; an unchanged blob is reused by
-//! id, and a folder whose entries all match the base keeps the base's subtree id and is not
-//! written at all. [`Repo::write_folders`] goes further for a rollout step: it replaces the
-//! folders the step changes and keeps every other entry of the base by id, unread, so a wave
-//! of 3,000 clusters among 100,000 costs its 3,000 folders. The new objects are kept in memory while
-//! the tree is built and stored as one pack file: a first write of 10,000 clusters is 250,000
-//! objects, and as loose objects that is 250,000 files. fleeet writes that pack itself, without
-//! deltas or compression: it stays on this machine (see `pack`).
+//! **Trees are written as objects**, with no work tree and no index: fleeet lays out each
+//! tree's bytes and hashes them itself ([`Repo::write_tree`]; the folders of a step in
+//! parallel), and stores only the objects the repository lacks. [`Repo::write_folders`] goes
+//! further for a rollout step: it replaces the folders the step changes and keeps every other
+//! entry of the base by id, unread, so a wave of 3,000 clusters among 100,000 costs its 3,000
+//! folders. The new objects are stored as one pack file: a first write of 10,000 clusters is
+//! 250,000 objects, and as loose objects that is 250,000 files. fleeet writes that pack
+//! itself, without deltas or compression: it stays on this machine (see `pack`).
 //!
 //! **History gives time**: the first-parent chain of the rendered branch says when a change
 //! landed (a merged pull request counts from its merge commit). [`Repo::last_changed`] finds
@@ -254,7 +253,7 @@ pub(crate) mod testing {
 
     /// A commit of exactly `files` on `parents`, at `second`.
     pub fn commit(repo: &Repo, parents: &[Oid], files: &Files, second: i64) -> Oid {
-        let tree = repo.write_tree(None, files).unwrap();
+        let tree = repo.write_tree(files).unwrap();
         repo.commit(parents, tree, "test", &identity(second))
             .unwrap()
     }
@@ -288,7 +287,7 @@ mod tests {
         assert_eq!(repo.resolve("fleeet/nothing").unwrap(), None);
         assert_eq!(
             repo.tree_of(id).unwrap(),
-            repo.write_tree(None, &files(&[("a", "1")])).unwrap()
+            repo.write_tree(&files(&[("a", "1")])).unwrap()
         );
     }
 

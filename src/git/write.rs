@@ -1,25 +1,57 @@
-//! Writing trees and commits as git objects, reusing what a base tree already holds.
+//! Writing trees and commits as git objects, reusing what the repository already holds.
+//!
+//! Trees are made here, not through libgit2's tree builder: their bytes are laid out and
+//! hashed in memory (the folders of a step in parallel, with the CPU's SHA instructions),
+//! then the objects the repository lacks are stored as one pack.
 
-use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
-use git2::{ObjectType, Odb, Oid, Repository, Signature, Tree};
+use git2::{ObjectType, Oid, Signature, Tree};
+use rayon::prelude::*;
 
 use super::{Identity, Repo, failed};
 use crate::Error;
-use crate::content::Content;
+use crate::content::{Content, FILE, FOLDER, object_id, tree_bytes, tree_order};
 use crate::layout::Files;
 
-const FILE: i32 = 0o100644;
-const FOLDER: i32 = 0o040000;
+/// An object a write makes: its id and type, and its bytes (none: a file known by its id
+/// alone, which the repository must hold already).
+struct Object {
+    id: Oid,
+    kind: ObjectType,
+    bytes: Option<Bytes>,
+}
+
+enum Bytes {
+    Text(Arc<str>),
+    Tree(Vec<u8>),
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Bytes::Text(text) => text.as_bytes(),
+            Bytes::Tree(bytes) => bytes,
+        }
+    }
+}
+
+/// An entry of a tree being made: its name, file mode and id.
+type Entry = (Vec<u8>, i32, Oid);
+
+/// A folder made: its id, and the objects it is made of.
+type Made = (Oid, Vec<Object>);
 
 impl Repo {
-    /// Writes the tree holding exactly `files` and returns its id. Blobs and whole folders that
-    /// are the same in `base_tree` are reused by id, not written again. No work tree or index is
-    /// touched. Without files, this is the empty tree.
-    pub fn write_tree(&self, base_tree: Option<Oid>, files: &Files) -> Result<Oid, Error> {
+    /// Writes the tree holding exactly `files` and returns its id. Blobs and folders the
+    /// repository holds already are not written again. No work tree or index is touched.
+    /// Without files, this is the empty tree.
+    pub fn write_tree(&self, files: &Files) -> Result<Oid, Error> {
         let entries = checked(files)?;
-        let base = base_tree.map(|id| self.find_tree(id)).transpose()?;
-        self.write_with(|writer| writer.folder(base.as_ref(), &entries, 0))
+        let (id, objects) = folder(&entries, 0)?;
+        self.store(objects)?;
+        Ok(id)
     }
 
     /// Writes the tree of `base` with the folders `folders` (full paths, like
@@ -37,35 +69,126 @@ impl Repo {
         let mut folders: Vec<&str> = folders.iter().map(String::as_str).collect();
         folders.sort_unstable();
         folders.dedup();
-        self.write_with(|writer| {
-            let tree = writer.replace(Some(&base), "", &folders, &entries)?;
-            match tree {
-                Some(id) => Ok(id),
-                None => writer.folder(None, &[], 0),
+        let mut objects = Vec::new();
+        let id = match self.replace(Some(&base), "", &folders, &entries, &mut objects)? {
+            Some(id) => id,
+            None => {
+                let (id, empty) = folder(&[], 0)?;
+                objects.extend(empty);
+                id
             }
-        })
+        };
+        self.store(objects)?;
+        Ok(id)
     }
 
-    /// Runs `write` with a tree writer whose new objects are kept in memory, then stores them
-    /// in this repository as one pack.
-    fn write_with(
+    /// The folder at `at` (a path ending in `/`, or empty for the root) of `base`, with the
+    /// folders `folders` (full paths, sorted, under `at`) holding what `entries` (full paths,
+    /// sorted) holds under them; none if it holds nothing. The new objects go to `objects`.
+    fn replace(
         &self,
-        write: impl FnOnce(&mut TreeWriter<'_>) -> Result<Oid, Error>,
-    ) -> Result<Oid, Error> {
-        let scratch = Scratch::new(&self.repo)?;
-        let mut writer = TreeWriter {
-            repo: &scratch.repo,
-            written: Vec::new(),
-        };
-        let tree = write(&mut writer)?;
-        super::pack::copy_as_pack(&scratch.repo, &writer.written, &self.repo)?;
-        Ok(tree)
+        base: Option<&Tree<'_>>,
+        at: &str,
+        folders: &[&str],
+        entries: &[(&str, &Content)],
+        objects: &mut Vec<Object>,
+    ) -> Result<Option<Oid>, Error> {
+        // The folders replaced whole are made in parallel; those deeper, one by one.
+        let mut whole = Vec::new();
+        let mut changed: Vec<(&str, Option<Oid>)> = Vec::new();
+        let mut rest = folders;
+        while let Some(first) = rest.first() {
+            let name = first[at.len()..].split('/').next().unwrap_or_default();
+            let child = &first[..at.len() + name.len()];
+            let inside = format!("{child}/");
+            let group = rest
+                .iter()
+                .take_while(|f| **f == child || f.starts_with(&inside))
+                .count();
+            let under = within(entries, &inside);
+            if rest[0] == child {
+                whole.push((name, under, inside.len()));
+            } else {
+                let sub_base = base.and_then(|tree| self.subtree(tree, name));
+                let id =
+                    self.replace(sub_base.as_ref(), &inside, &rest[..group], under, objects)?;
+                // A file on the way to folders left empty stays.
+                if id.is_some() || sub_base.is_some() {
+                    changed.push((name, id));
+                }
+            }
+            rest = &rest[group..];
+        }
+        let made: Vec<(&str, Option<Made>)> = whole
+            .into_par_iter()
+            .map(|(name, under, at)| {
+                let made = (!under.is_empty()).then(|| folder(under, at)).transpose()?;
+                Ok((name, made))
+            })
+            .collect::<Result<_, Error>>()?;
+        for (name, made) in made {
+            let id = made.map(|(id, made)| {
+                objects.extend(made);
+                id
+            });
+            changed.push((name, id));
+        }
+        let children = with_changes(base, changed);
+        if children.is_empty() {
+            return Ok(None);
+        }
+        let tree = tree_object(&children);
+        let id = tree.id;
+        if base.is_none_or(|tree| tree.id() != id) {
+            objects.push(tree);
+        }
+        Ok(Some(id))
+    }
+
+    /// Stores the objects of `objects` the repository lacks as one pack. An object known by
+    /// its id alone must be in the repository already.
+    fn store(&self, objects: Vec<Object>) -> Result<(), Error> {
+        let odb = self
+            .repo
+            .odb()
+            .map_err(failed("opening the object database"))?;
+        let mut seen = HashSet::with_capacity(objects.len());
+        let mut new = Vec::new();
+        for object in objects {
+            if !seen.insert(object.id) || odb.exists(object.id) {
+                continue;
+            }
+            match object.bytes {
+                Some(bytes) => new.push((object.kind, bytes)),
+                None => {
+                    return Err(Error::Git {
+                        context: format!("writing blob {}", object.id),
+                        message: format!(
+                            "fleeet holds only the id of its content, blob {}, and the repository does not have it (a bug in fleeet: please report it)",
+                            object.id
+                        ),
+                    });
+                }
+            }
+        }
+        drop(odb);
+        let count = new.len();
+        super::pack::write_pack(&self.repo, count, new.into_iter().map(Ok))
     }
 
     fn find_tree(&self, id: Oid) -> Result<Tree<'_>, Error> {
         self.repo
             .find_tree(id)
             .map_err(failed(format!("reading the tree {id}")))
+    }
+
+    /// The folder `name` of `tree`, if it has one.
+    fn subtree(&self, tree: &Tree<'_>, name: &str) -> Option<Tree<'_>> {
+        let entry = tree.get_name(name)?;
+        if entry.kind() != Some(ObjectType::Tree) {
+            return None;
+        }
+        self.repo.find_tree(entry.id()).ok()
     }
 
     /// Writes a commit of `tree` on `parents` by `identity`, without moving any ref.
@@ -94,181 +217,98 @@ impl Repo {
     /// Writes a commit with no parent and no files: the start of a rendered branch, so that the
     /// first wave is a change on top of it like every other.
     pub fn empty_root(&self, message: &str, identity: &Identity) -> Result<Oid, Error> {
-        let tree = self.write_tree(None, &Files::new())?;
+        let tree = self.write_tree(&Files::new())?;
         self.commit(&[], tree, message, identity)
     }
 }
 
-/// A repository that keeps the objects written into it in memory, and reads those of another.
-///
-/// Writing a whole rendered branch as loose objects costs a file per pointer, ten times as long
-/// as the rest of the write; fleeet writes the new objects as one pack file instead.
-struct Scratch {
-    repo: Repository,
+/// The folder holding `entries` (full paths, sorted, with the folder's own path the first `at`
+/// bytes of each): its id, and the objects it is made of (its blobs, itself and the folders
+/// in it). Large folders are made on every CPU.
+fn folder(entries: &[(&str, &Content)], at: usize) -> Result<Made, Error> {
+    let groups: Vec<_> = super::children(entries, at).collect();
+    let made: Vec<(Entry, Vec<Object>)> = if entries.len() > 4096 {
+        let made = groups.into_par_iter().map(|group| child(group, at));
+        made.collect::<Result<_, Error>>()?
+    } else {
+        let made = groups.into_iter().map(|group| child(group, at));
+        made.collect::<Result<_, Error>>()?
+    };
+    let mut names = HashSet::with_capacity(made.len());
+    if let Some(((duplicate, ..), _)) = made.iter().find(|((name, ..), _)| !names.insert(name)) {
+        let folder = entries.first().map_or("", |(path, _)| &path[..at]);
+        return Err(Error::usage(
+            format!(
+                "{folder}{} is both a file and a folder",
+                String::from_utf8_lossy(duplicate)
+            ),
+            "a rendered path cannot be a file and hold files",
+        ));
+    }
+    let (children, made): (Vec<Entry>, Vec<Vec<Object>>) = made.into_iter().unzip();
+    let tree = tree_object(&children);
+    let id = tree.id;
+    let mut objects: Vec<Object> = made.into_iter().flatten().collect();
+    objects.push(tree);
+    Ok((id, objects))
 }
 
-impl Scratch {
-    /// A scratch repository reading the objects of `repo`.
-    fn new(repo: &Repository) -> Result<Scratch, Error> {
-        let context = || "preparing to write git objects".to_string();
-        let scratch = Repository::from_odb(Odb::new().map_err(failed(context()))?)
-            .map_err(failed(context()))?;
-        let odb = scratch.odb().map_err(failed(context()))?;
-        odb.add_new_mempack_backend(2).map_err(failed(context()))?;
-        odb.add_disk_alternate(&repo.path().join("objects").to_string_lossy())
-            .map_err(failed(context()))?;
-        drop(odb);
-        Ok(Scratch { repo: scratch })
+/// An entry of the folder at `at` being made (see `git::children`): a file, or a folder made
+/// of the files `inside` it, with the objects it is made of.
+fn child(
+    (name, is_folder, inside): (&str, bool, &[(&str, &Content)]),
+    at: usize,
+) -> Result<(Entry, Vec<Object>), Error> {
+    if !is_folder {
+        let content = inside[0].1;
+        let blob = Object {
+            id: content.id(),
+            kind: ObjectType::Blob,
+            bytes: content.text().cloned().map(Bytes::Text),
+        };
+        return Ok(((name.as_bytes().to_vec(), FILE, content.id()), vec![blob]));
     }
+    let (id, objects) = folder(inside, at + name.len() + 1)?;
+    Ok(((name.as_bytes().to_vec(), FOLDER, id), objects))
 }
 
-/// Writes folders and files into a repository as trees and blobs, noting which it wrote.
-struct TreeWriter<'r> {
-    repo: &'r Repository,
-    written: Vec<Oid>,
+/// The entries of `base` with the folders `changed` (by name: a new id, or none to remove),
+/// in tree order.
+fn with_changes(base: Option<&Tree<'_>>, changed: Vec<(&str, Option<Oid>)>) -> Vec<Entry> {
+    let mut changed: HashMap<&[u8], Option<Oid>> = changed
+        .into_iter()
+        .map(|(name, id)| (name.as_bytes(), id))
+        .collect();
+    let mut children: Vec<Entry> = Vec::new();
+    for entry in base.iter().flat_map(|tree| tree.iter()) {
+        let name = entry.name_bytes();
+        match changed.remove(name) {
+            Some(Some(id)) => children.push((name.to_vec(), FOLDER, id)),
+            Some(None) => {}
+            None => children.push((name.to_vec(), entry.filemode(), entry.id())),
+        }
+    }
+    let added = changed
+        .into_iter()
+        .filter_map(|(name, id)| Some((name.to_vec(), FOLDER, id?)));
+    children.extend(added);
+    children.sort_unstable_by(|(a, a_mode, _), (b, b_mode, _)| {
+        tree_order(a, *a_mode == FOLDER, b, *b_mode == FOLDER)
+    });
+    children
 }
 
-impl<'r> TreeWriter<'r> {
-    /// The folder at `at` (a path ending in `/`, or empty for the root) of `base`, with the
-    /// folders `folders` (full paths, sorted, under `at`) holding what `entries` (full paths,
-    /// sorted) holds under them; none if it holds nothing.
-    fn replace(
-        &mut self,
-        base: Option<&Tree<'_>>,
-        at: &str,
-        folders: &[&str],
-        entries: &[(&str, &Content)],
-    ) -> Result<Option<Oid>, Error> {
-        let context = || format!("writing the folder {at}");
-        let mut builder = self.repo.treebuilder(base).map_err(failed(context()))?;
-        let mut rest = folders;
-        while let Some(first) = rest.first() {
-            let name = first[at.len()..].split('/').next().unwrap_or_default();
-            let child = &first[..at.len() + name.len()];
-            let inside = format!("{child}/");
-            let group = rest
-                .iter()
-                .take_while(|f| **f == child || f.starts_with(&inside))
-                .count();
-            let sub_base = base.and_then(|tree| self.subtree(tree, name));
-            let under = within(entries, &inside);
-            let id = if rest[0] == child {
-                (!under.is_empty())
-                    .then(|| self.folder(sub_base.as_ref(), under, inside.len()))
-                    .transpose()?
-            } else {
-                self.replace(sub_base.as_ref(), &inside, &rest[..group], under)?
-            };
-            match id {
-                Some(id) => builder.insert(name, id, FOLDER).map(drop),
-                None if builder.get(name).ok().flatten().is_some() => builder.remove(name),
-                None => Ok(()),
-            }
-            .map_err(failed(context()))?;
-            rest = &rest[group..];
-        }
-        if builder.is_empty() {
-            return Ok(None);
-        }
-        let id = builder.write().map_err(failed(context()))?;
-        if base.is_none_or(|tree| tree.id() != id) {
-            self.written.push(id);
-        }
-        Ok(Some(id))
-    }
-
-    /// Writes the folder holding `entries` (full paths, sorted, with the folder's own path the
-    /// first `at` bytes of each) and returns its id; `base` is the same folder in the base
-    /// tree, whose blobs and folders are reused where they are the same.
-    fn folder(
-        &mut self,
-        base: Option<&Tree<'_>>,
-        entries: &[(&str, &Content)],
-        at: usize,
-    ) -> Result<Oid, Error> {
-        let mut children: Vec<(&str, Oid, i32)> = Vec::new();
-        for (name, is_folder, inside) in super::children(entries, at) {
-            if !is_folder {
-                children.push((name, self.blob(base, name, inside[0].1)?, FILE));
-                continue;
-            }
-            let inner = at + name.len() + 1;
-            let sub_base = base.and_then(|tree| self.subtree(tree, name));
-            let id = self.folder(sub_base.as_ref(), inside, inner)?;
-            children.push((name, id, FOLDER));
-        }
-
-        let folder = &entries.first().map_or("", |(path, _)| &path[..at]);
-        let mut names = BTreeSet::new();
-        if let Some(duplicate) = children.iter().find(|(name, ..)| !names.insert(*name)) {
-            return Err(Error::usage(
-                format!("{folder}{} is both a file and a folder", duplicate.0),
-                "a rendered path cannot be a file and hold files",
-            ));
-        }
-        if let Some(base) = base
-            && base.len() == children.len()
-            && children.iter().all(|&(name, id, mode)| {
-                base.get_name(name)
-                    .is_some_and(|e| e.id() == id && e.filemode() == mode)
-            })
-        {
-            return Ok(base.id());
-        }
-
-        let context = || format!("writing the folder {folder}");
-        let mut builder = self.repo.treebuilder(None).map_err(failed(context()))?;
-        for (name, id, mode) in children {
-            builder.insert(name, id, mode).map_err(failed(context()))?;
-        }
-        let id = builder.write().map_err(failed(context()))?;
-        self.written.push(id);
-        Ok(id)
-    }
-
-    /// The id of the blob holding `content`, written unless `base` has it at `name` already.
-    /// A content known by its id alone must be in the repository already.
-    fn blob(
-        &mut self,
-        base: Option<&Tree<'_>>,
-        name: &str,
-        content: &Content,
-    ) -> Result<Oid, Error> {
-        let context = || format!("writing the file {name}");
-        let id = content.id();
-        let unchanged = base
-            .and_then(|tree| tree.get_name(name))
-            .is_some_and(|e| e.id() == id && e.filemode() == FILE);
-        if unchanged {
-            return Ok(id);
-        }
-        match content.text() {
-            Some(text) => {
-                self.repo.blob(text.as_bytes()).map_err(failed(context()))?;
-                self.written.push(id);
-            }
-            None => {
-                let odb = self.repo.odb().map_err(failed(context()))?;
-                if !odb.exists(id) {
-                    return Err(Error::Git {
-                        context: context(),
-                        message: format!(
-                            "fleeet holds only the id of its content, blob {id}, and the repository does not have it (a bug in fleeet: please report it)"
-                        ),
-                    });
-                }
-            }
-        }
-        Ok(id)
-    }
-
-    /// The folder `name` of `tree`, if it has one.
-    fn subtree(&self, tree: &Tree<'_>, name: &str) -> Option<Tree<'r>> {
-        let entry = tree.get_name(name)?;
-        if entry.kind() != Some(ObjectType::Tree) {
-            return None;
-        }
-        self.repo.find_tree(entry.id()).ok()
+/// The tree object holding `children` (in tree order).
+fn tree_object(children: &[Entry]) -> Object {
+    let bytes = tree_bytes(
+        children
+            .iter()
+            .map(|(name, mode, id)| (&name[..], *mode, *id)),
+    );
+    Object {
+        id: object_id("tree", &bytes),
+        kind: ObjectType::Tree,
+        bytes: Some(Bytes::Tree(bytes)),
     }
 }
 
@@ -335,7 +375,7 @@ mod tests {
             ("clusters/gone/z.yaml", "1"),
             (".fleeet/rollouts/x.yaml", "r"),
         ]);
-        let base = repo.write_tree(None, &before).unwrap();
+        let base = repo.write_tree(&before).unwrap();
         let next = files(&[("clusters/a/x.yaml", "2"), ("clusters/new/k.yaml", "k")]);
         let folders = ["clusters/a", "clusters/gone", "clusters/new", ".fleeet"].map(String::from);
         let tree = repo.write_folders(base, &folders, &next).unwrap();
@@ -358,8 +398,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             emptied,
-            repo.write_tree(None, &files(&[("README.md", "hello")]))
-                .unwrap()
+            repo.write_tree(&files(&[("README.md", "hello")])).unwrap()
         );
         let same = repo
             .write_folders(base, &["clusters/b".into()], &before)
@@ -372,7 +411,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
         let before = fleet_files(40, "1.0");
-        let base = repo.write_tree(None, &before).unwrap();
+        let base = repo.write_tree(&before).unwrap();
 
         let mut next = before.clone();
         next.insert("clusters/c3/m1.yaml".into(), "changed".into());
@@ -393,7 +432,7 @@ mod tests {
         ]
         .map(String::from);
         let ours = repo.write_folders(base, &folders, &next).unwrap();
-        assert_eq!(ours, repo.write_tree(None, &next).unwrap());
+        assert_eq!(ours, repo.write_tree(&next).unwrap());
     }
 
     #[test]
@@ -407,9 +446,9 @@ mod tests {
             repo.read_files(id, &["clusters", ".fleeet"]).unwrap(),
             files
         );
-        // The same files make the same tree, whatever the base.
-        let empty = repo.write_tree(None, &Files::new()).unwrap();
-        assert_eq!(repo.write_tree(Some(empty), &files).unwrap(), tree);
+        // The same files make the same tree, whatever the repository holds already.
+        repo.write_tree(&Files::new()).unwrap();
+        assert_eq!(repo.write_tree(&files).unwrap(), tree);
     }
 
     #[test]
@@ -417,7 +456,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
         let files = fleet_files(20, "1.0");
-        let tree = repo.write_tree(None, &files).unwrap();
+        let tree = repo.write_tree(&files).unwrap();
         let mut stored: Vec<String> = walkdir::WalkDir::new(dir.path().join("objects"))
             .into_iter()
             .map(Result::unwrap)
@@ -441,11 +480,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
         let mut files = fleet_files(50, "1.0");
-        let base = repo.write_tree(None, &files).unwrap();
+        let base = repo.write_tree(&files).unwrap();
         let before = objects(&repo);
 
         files.insert("clusters/c7/m1.yaml".into(), "changed".into());
-        let tree = repo.write_tree(Some(base), &files).unwrap();
+        let tree = repo.write_tree(&files).unwrap();
 
         // The blob, clusters/c7, clusters and the root.
         assert_eq!(objects(&repo) - before, 4);
@@ -464,7 +503,7 @@ mod tests {
 
         // Unchanged files over the same base write nothing at all.
         let before = objects(&repo);
-        assert_eq!(repo.write_tree(Some(tree), &files).unwrap(), tree);
+        assert_eq!(repo.write_tree(&files).unwrap(), tree);
         assert_eq!(objects(&repo), before);
     }
 
@@ -473,10 +512,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = Repo::init_bare(dir.path()).unwrap();
         let all = files(&[("clusters/a/x.yaml", "x"), ("clusters/b/y.yaml", "y")]);
-        let base = repo.write_tree(None, &all).unwrap();
+        repo.write_tree(&all).unwrap();
         let fewer = files(&[("clusters/a/x.yaml", "x")]);
-        let tree = repo.write_tree(Some(base), &fewer).unwrap();
-        assert_eq!(tree, repo.write_tree(None, &fewer).unwrap());
+        let tree = repo.write_tree(&fewer).unwrap();
+        assert_eq!(tree, repo.write_tree(&fewer).unwrap());
         let id = repo.commit(&[], tree, "t", &identity(1)).unwrap();
         assert_eq!(repo.read_files(id, &["clusters"]).unwrap(), fewer);
     }
@@ -495,11 +534,11 @@ mod tests {
             "a/.GIT/x",
             "a\0b",
         ] {
-            let error = repo.write_tree(None, &files(&[(bad, "x")])).unwrap_err();
+            let error = repo.write_tree(&files(&[(bad, "x")])).unwrap_err();
             assert!(matches!(error, Error::Usage { .. }), "{bad:?}: {error}");
         }
         let error = repo
-            .write_tree(None, &files(&[("a/b", "x"), ("a/b/c", "y")]))
+            .write_tree(&files(&[("a/b", "x"), ("a/b/c", "y")]))
             .unwrap_err();
         assert_eq!(error.to_string(), "a/b is both a file and a folder");
     }
@@ -523,12 +562,67 @@ mod tests {
         assert_eq!(commit.author().email().ok(), Some("fleeet@example.com"));
 
         let tree = repo
-            .write_tree(None, &files(&[("clusters/a/x.yaml", "x")]))
+            .write_tree(&files(&[("clusters/a/x.yaml", "x")]))
             .unwrap();
         let child = repo.commit(&[root], tree, "wave 1", &identity(20)).unwrap();
         let child = repo.repo.find_commit(child).unwrap();
         assert_eq!(child.parent_ids().collect::<Vec<_>>(), [root]);
         assert_eq!(child.message().ok(), Some("wave 1"));
+    }
+    /// The tree libgit2 writes for `files`, from an index holding them.
+    fn libgit2_tree(repo: &Repo, files: &Files) -> Oid {
+        let mut index = git2::Index::new().unwrap();
+        for (path, content) in files {
+            let bytes = content.text().unwrap().as_bytes();
+            let entry = git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: 0o100644,
+                uid: 0,
+                gid: 0,
+                file_size: bytes.len() as u32,
+                id: repo.repo.blob(bytes).unwrap(),
+                flags: path.len().min(0xfff) as u16,
+                flags_extended: 0,
+                path: path.as_bytes().to_vec(),
+            };
+            index.add(&entry).unwrap();
+        }
+        index.write_tree_to(&repo.repo).unwrap()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn trees_are_the_ones_libgit2_writes_and_a_write_of_folders_agrees(
+            before in some_files(),
+            after in some_files(),
+            folders in proptest::collection::btree_set(path(), 0..6),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let repo = Repo::init_bare(dir.path()).unwrap();
+            let base = repo.write_tree(&before).unwrap();
+            proptest::prop_assert_eq!(base, libgit2_tree(&repo, &before));
+            // What `after` holds under `folders` (a file at a folder's path goes), the rest as
+            // `before` holds it.
+            let under = |path: &str| folders.iter().any(|f| path.starts_with(&format!("{f}/")));
+            let replaced = |path: &str| under(path) || folders.contains(path);
+            let expected: Files = before
+                .iter()
+                .filter(|(p, _)| !replaced(p))
+                .chain(after.iter().filter(|(p, _)| under(p)))
+                .map(|(p, c)| (p.clone(), c.clone()))
+                .collect();
+            let clash = expected.keys().any(|p| expected.keys().any(|q| q.starts_with(&format!("{p}/"))));
+            proptest::prop_assume!(!clash);
+            let folders: Vec<String> = folders.into_iter().collect();
+            let written = repo.write_folders(base, &folders, &after).unwrap();
+            let whole = libgit2_tree(&repo, &expected);
+            proptest::prop_assert_eq!(written, whole);
+        }
     }
 }
 
@@ -573,7 +667,7 @@ mod timing {
         eprintln!("{} files", files.len());
 
         let start = Instant::now();
-        let tree = repo.write_tree(None, &files).unwrap();
+        let tree = repo.write_tree(&files).unwrap();
         time("write_tree, every object new (one pack)", start);
         let base = repo.commit(&[], tree, "base", &identity(1)).unwrap();
 
@@ -588,7 +682,7 @@ mod timing {
             "changed".into(),
         );
         let start = Instant::now();
-        repo.write_tree(Some(tree), &one).unwrap();
+        repo.write_tree(&one).unwrap();
         time("write_tree, one file changed", start);
 
         let mut wave = files.clone();
@@ -598,7 +692,7 @@ mod timing {
             wave.insert(path, text.into());
         }
         let start = Instant::now();
-        repo.write_tree(Some(tree), &wave).unwrap();
+        repo.write_tree(&wave).unwrap();
         time("write_tree, 1,000 files changed", start);
 
         let remote_dir = tempfile::tempdir().unwrap();
@@ -624,14 +718,14 @@ mod timing {
 
         // 20 waves of 500 clusters each upgrade module-03, then ask when each pointer of
         // module-03 (all changed) and module-07 (never changed since the root) landed.
-        let (mut tip, mut tree, mut current) = (tip, clone.tree_of(tip).unwrap(), files);
+        let (mut tip, mut current) = (tip, files);
         for wave in 0..20 {
             for c in wave * 500..(wave + 1) * 500 {
                 let path = format!("clusters/cluster-{c:05}/module-03.yaml");
                 let text = current[&path].text().unwrap().replace("v1.0.0", "v1.1.0");
                 current.insert(path, text.into());
             }
-            tree = clone.write_tree(Some(tree), &current).unwrap();
+            let tree = clone.write_tree(&current).unwrap();
             tip = clone
                 .commit(&[tip], tree, "wave", &identity(100 + wave as i64))
                 .unwrap();

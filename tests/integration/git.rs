@@ -55,7 +55,7 @@ fn local() -> (tempfile::TempDir, Repo) {
 
 fn commit(repo: &Repo, parents: &[Oid], content: &str, second: i64) -> Oid {
     let files: Files = [("clusters/a/ingress.yaml".to_string(), content.into())].into();
-    let tree = repo.write_tree(None, &files).unwrap();
+    let tree = repo.write_tree(&files).unwrap();
     let identity = Identity {
         name: "fleeet".into(),
         email: "fleeet@example.com".into(),

@@ -606,7 +606,7 @@ async fn a_rendered_branch_moved_between_fetch_and_push_is_planned_again() {
         let tip = repo.resolve(RENDERED).unwrap().unwrap();
         let mut files = repo.read_files(tip, &["clusters", ".fleeet"]).unwrap();
         files.insert("README.md".into(), "Do not edit by hand.\n".into());
-        let tree = repo.write_tree(None, &files).unwrap();
+        let tree = repo.write_tree(&files).unwrap();
         let edit = repo.commit(&[tip], tree, "A note", &at(&t(44))).unwrap();
         git(
             &origin,

@@ -159,7 +159,7 @@ impl Simulation {
         if plan.changed {
             renderer.restore_texts(&mut plan.next.pointers, &current.branch.pointers);
             let files = layout::branch_files(&plan.next, &path);
-            let tree = self.repo.write_tree(None, &files).unwrap();
+            let tree = self.repo.write_tree(&files).unwrap();
             // Writing only the folders that change, as reconcile does, makes the same tree.
             if let Some(tip) = self.tip {
                 let layout = renderer.layout();
