@@ -67,10 +67,10 @@ pub fn healthy(renderer: &Renderer<'_>, branch: &Branch) -> HealthSnapshot {
                 let m = fleet.module_index(module)?;
                 let revision = renderer.render_pair(c, m, &pointer.version).ok()?.revision;
                 Some((
-                    module.clone(),
+                    module.as_str().into(),
                     ModuleHealth {
                         ready: true,
-                        revision: Some(format!("{revision}@sha256:5f2c0e")),
+                        revision: Some(format!("{revision}@sha256:5f2c0e").into()),
                         since: Some(since),
                         reason: Some("ReconciliationSucceeded".into()),
                         generation: Some(2),

@@ -37,7 +37,7 @@ pub fn modules(
             match releases.get(module) {
                 Some(release) if !failed(kustomization) => health(release, chart_version(release)),
                 Some(release) => ModuleHealth {
-                    revision: chart_version(release),
+                    revision: chart_version(release).map(Into::into),
                     ..wrapper
                 },
                 None => ModuleHealth {
@@ -49,7 +49,7 @@ pub fn modules(
         } else {
             wrapper
         };
-        modules.insert(module.to_string(), judged);
+        modules.insert(module.into(), judged);
     }
     modules
 }
@@ -66,7 +66,7 @@ pub fn bootstrap(kustomizations: &[Value]) -> BTreeMap<String, ModulesHealth> {
             clusters
                 .entry(cluster.to_string())
                 .or_default()
-                .insert(module.to_string(), health(kustomization, revision));
+                .insert(module.into(), health(kustomization, revision));
         }
     }
     clusters
@@ -92,14 +92,14 @@ pub fn health(object: &Value, revision: Option<String>) -> ModuleHealth {
     };
     ModuleHealth {
         ready: current && ready.is_some_and(|c| c["status"] == "True"),
-        revision,
+        revision: revision.map(Into::into),
         since: ready.and_then(|c| c["lastTransitionTime"].as_str()?.parse().ok()),
-        reason: ready.and_then(|c| string(&c["reason"])),
+        reason: ready.and_then(|c| string(&c["reason"])).map(Into::into),
         message: ready
             .and_then(|c| c["message"].as_str())
             .unwrap_or_default()
             .trim()
-            .to_string(),
+            .into(),
         stalled: condition(status, "Stalled").is_some_and(|c| c["status"] == "True"),
         generation,
         observed_generation,

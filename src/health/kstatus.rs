@@ -46,7 +46,7 @@ pub fn status(cluster: Option<&ClusterHealth>, module: &str, revision: &str) -> 
 }
 
 fn judge(h: &ModuleHealth, revision: &str) -> Status {
-    let reason = h.reason.clone().unwrap_or_default();
+    let reason = h.reason.as_deref().unwrap_or_default().to_string();
     if let (Some(generation), Some(observed)) = (h.generation, h.observed_generation)
         && observed < generation
     {
@@ -61,13 +61,13 @@ fn judge(h: &ModuleHealth, revision: &str) -> Status {
             } else {
                 reason
             },
-            message: h.message.clone(),
+            message: h.message.to_string(),
         };
     }
     if !h.ready && FAILURE_REASONS.contains(&reason.as_str()) {
         return Status::Failed {
             reason,
-            message: h.message.clone(),
+            message: h.message.to_string(),
         };
     }
     if !h.ready {
@@ -142,7 +142,7 @@ mod tests {
         ClusterHealth {
             reachable: true,
             error: None,
-            modules: [("m".to_string(), health)].into_iter().collect(),
+            modules: [("m".into(), health)].into_iter().collect(),
         }
     }
 

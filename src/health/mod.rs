@@ -6,9 +6,11 @@ pub mod flux;
 pub mod kstatus;
 mod merge;
 mod shard;
+pub mod shared;
 
 pub use merge::merge;
 pub use shard::Shard;
+pub use shared::Shared;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,7 +68,7 @@ pub struct ClusterHealth {
 }
 
 /// One cluster's modules, by name: a sorted vector, as [`crate::render::Pointers`] is.
-pub type ModulesHealth = litemap::LiteMap<String, ModuleHealth>;
+pub type ModulesHealth = litemap::LiteMap<Shared, ModuleHealth>;
 
 /// The status of one module's Flux object on one cluster.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, JsonSchema)]
@@ -76,17 +78,17 @@ pub struct ModuleHealth {
     pub ready: bool,
     /// The revision last applied, like `v1.4.2@sha1:0a1b…` or a chart version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<String>,
+    pub revision: Option<Shared>,
     /// When the `Ready` condition last changed (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub since: Option<Timestamp>,
     /// The `Ready` condition's reason, like `ReconciliationSucceeded` or `HealthCheckFailed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Shared>,
     /// The `Ready` condition's message.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub message: String,
+    #[serde(default, skip_serializing_if = "str::is_empty")]
+    pub message: Shared,
     /// The `Stalled` condition is `True`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stalled: bool,
@@ -123,6 +125,10 @@ impl HealthSnapshot {
     /// Parses a snapshot read from `file`: JSON when its name ends in `.json` (read with
     /// serde_json, much faster for a large fleet), YAML otherwise (JSON is YAML too).
     pub fn parse(file: &str, text: &str) -> Result<HealthSnapshot, Diagnostics> {
+        shared::sharing(|| Self::parse_text(file, text))
+    }
+
+    fn parse_text(file: &str, text: &str) -> Result<HealthSnapshot, Diagnostics> {
         let file: Arc<str> = file.into();
         if is_json(&file) {
             return serde_json::from_str(text).map_err(|e| {
@@ -232,7 +238,7 @@ clusters:
                 reachable: true,
                 error: None,
                 modules: [(
-                    "app".to_string(),
+                    "app".into(),
                     ModuleHealth {
                         ready: true,
                         ..Default::default()

@@ -37,7 +37,7 @@ pub fn status_table(
     pinned: Option<&Pinned>,
 ) -> String {
     for cluster in snapshot.clusters.values() {
-        modules.extend(cluster.modules.keys().cloned());
+        modules.extend(cluster.modules.keys().map(|m| m.to_string()));
     }
     let mut rows: Vec<Vec<String>> = vec![
         std::iter::once("CLUSTER".to_string())
@@ -49,7 +49,7 @@ pub fn status_table(
     for (name, cluster) in &snapshot.clusters {
         let mut row = vec![name.clone()];
         for module in &modules {
-            row.push(match cluster.modules.get(module) {
+            row.push(match cluster.modules.get(module.as_str()) {
                 _ if !cluster.reachable => "unknown".to_string(),
                 Some(health) => {
                     let (word, text) =
@@ -90,7 +90,7 @@ pub fn status_table(
                     .modules
                     .iter()
                     .map(|(module, health)| {
-                        match pinned.and_then(|p| p.get(&(name.clone(), module.clone()))) {
+                        match pinned.and_then(|p| p.get(&(name.clone(), module.to_string()))) {
                             Some(revision) => {
                                 format!("{module} {}", judged(view, module, revision).1)
                             }
@@ -150,7 +150,7 @@ mod tests {
                 reachable: true,
                 error: None,
                 modules: [(
-                    "flux".to_string(),
+                    "flux".into(),
                     module(true, "ReconciliationSucceeded", Some("v2.7.0@sha1:1")),
                 )]
                 .into_iter()

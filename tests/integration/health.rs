@@ -261,7 +261,7 @@ fn reads_every_kind_of_health_and_one_bad_cluster_spoils_nothing() {
     assert!(ingress.ready && !ingress.stalled);
     assert_eq!(ingress.revision.as_deref(), Some(REVISION));
     assert_eq!(ingress.reason.as_deref(), Some("ReconciliationSucceeded"));
-    assert_eq!(ingress.message, format!("Applied revision: {REVISION}"));
+    assert_eq!(&*ingress.message, format!("Applied revision: {REVISION}"));
     assert_eq!(ingress.since.unwrap().to_string(), "2026-11-21T09:40:00Z");
     assert_eq!(
         (ingress.generation, ingress.observed_generation),

@@ -197,10 +197,10 @@ fn healthy(branch: &Branchy, since: Timestamp) -> HealthSnapshot {
             .iter()
             .map(|(m, p)| {
                 (
-                    m.clone(),
+                    m.as_str().into(),
                     ModuleHealth {
                         ready: true,
-                        revision: Some(format!("{}@sha256:0123", p.version)),
+                        revision: Some(format!("{}@sha256:0123", p.version).into()),
                         since: Some(since),
                         reason: Some("ReconciliationSucceeded".into()),
                         ..ModuleHealth::default()

@@ -91,7 +91,7 @@ impl Simulation {
                 let health = if self.now < applied {
                     ModuleHealth {
                         ready: true,
-                        revision: flux.previous.clone(),
+                        revision: flux.previous.as_deref().map(Into::into),
                         since: Some(*landed),
                         reason: Some("ReconciliationSucceeded".into()),
                         ..ModuleHealth::default()
@@ -99,7 +99,7 @@ impl Simulation {
                 } else if self.bad.as_ref() == Some(version) && self.now >= applied + FAIL_AFTER {
                     ModuleHealth {
                         ready: false,
-                        revision: Some(version.clone()),
+                        revision: Some(version.as_str().into()),
                         since: Some(applied + FAIL_AFTER),
                         reason: Some("HealthCheckFailed".into()),
                         message: "Deployment/app: 0/3 replicas available".into(),
@@ -108,13 +108,13 @@ impl Simulation {
                 } else {
                     ModuleHealth {
                         ready: true,
-                        revision: Some(version.clone()),
+                        revision: Some(version.as_str().into()),
                         since: Some(applied),
                         reason: Some("ReconciliationSucceeded".into()),
                         ..ModuleHealth::default()
                     }
                 };
-                modules.insert("app".to_string(), health);
+                modules.insert("app".into(), health);
             }
             snapshot.clusters.insert(
                 cluster.clone(),
