@@ -1,14 +1,12 @@
 //! The rendered branch at a commit, as the rollout planner reads it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
 
-use git2::{ObjectType, Oid, TreeEntry};
+use git2::{ObjectType, Oid};
 
-use super::expect::{Folder, Found};
+use super::expect::Found;
 use super::{Repo, failed};
 use crate::Error;
-use crate::content::Content;
 use crate::layout::{Files, Layout};
 use crate::render::Rendered;
 use crate::rollout::{CurrentState, RolloutRecord, read_records};
@@ -101,7 +99,10 @@ impl Repo {
             let Some(entry) = self.entry(&root, tip, top)? else {
                 return Ok((Files::new(), matched));
             };
-            self.walk_outside(&entry, top, layout.path, &mut found)?;
+            self.walk(&entry, top, Some(layout.path), &mut |path, entry| {
+                found.push((path.to_string(), Found::of(entry)));
+                Ok(())
+            })?;
         }
         for entry in clusters.iter().flat_map(|tree| tree.iter()) {
             let name = String::from_utf8_lossy(entry.name_bytes());
@@ -109,42 +110,9 @@ impl Repo {
                 continue;
             }
             let path = format!("{}/{name}", layout.path);
-            let inside = format!("{path}/");
-            let under: Vec<(&str, &Content)> = expected_files
-                .range::<str, _>((Bound::Included(inside.as_str()), Bound::Unbounded))
-                .take_while(|(file, _)| file.starts_with(&inside))
-                .map(|(file, content)| (file.as_str(), content))
-                .collect();
-            let folder = (!under.is_empty()).then(|| Folder::of(&under, inside.len()));
-            self.walk_expecting(&entry, &path, folder.as_ref(), &mut found)?;
+            self.walk_against(&entry, &path, &expected_files, &mut found)?;
         }
         Ok((self.contents(tip, found)?, matched))
-    }
-
-    /// Every file at or under `entry` (whose path is `path`) but those under `skip`, as blobs
-    /// to read.
-    fn walk_outside(
-        &self,
-        entry: &TreeEntry<'_>,
-        path: &str,
-        skip: &str,
-        found: &mut Vec<(String, Found)>,
-    ) -> Result<(), Error> {
-        if path == skip {
-            return Ok(());
-        }
-        if entry.kind() != Some(ObjectType::Tree) || !skip.starts_with(&format!("{path}/")) {
-            return self.walk_expecting(entry, path, None, found);
-        }
-        let tree = self
-            .repo
-            .find_tree(entry.id())
-            .map_err(failed(format!("reading the folder {path}")))?;
-        for child in tree.iter() {
-            let name = String::from_utf8_lossy(child.name_bytes());
-            self.walk_outside(&child, &format!("{path}/{name}"), skip, found)?;
-        }
-        Ok(())
     }
 }
 
@@ -242,5 +210,42 @@ mod tests {
         let unexpected = repo.current_state(Some(tip), layout, |_| Rendered::default());
         let error = unexpected.expect_err("the folder of a cannot be read");
         assert!(error.to_string().contains(&a.to_string()), "{error}");
+    }
+
+    #[test]
+    fn a_folder_of_clusters_deeper_than_the_root_is_read_beside_what_is_not_fleeets() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repo::init_bare(dir.path()).unwrap();
+        let layout = Layout::plain("fleet/clusters");
+        let mut held = Rendered::default();
+        held.clusters.insert("a".into(), pointers("2"));
+        held.clusters.insert("b".into(), pointers("1"));
+        let mut files = layout.files(&held);
+        files.insert("fleet/README.md".into(), "not fleeet's".into());
+        files.insert(".fleeet/notes".into(), "n".into());
+        let tip = commit(&repo, &[], &files, 1);
+        let mut expected = held.clone();
+        expected.clusters.insert("b".into(), pointers("2"));
+
+        let read =
+            |expected: Rendered| repo.current_state(Some(tip), layout, |_| expected).unwrap();
+        let (against, plain) = (read(expected), read(Rendered::default()));
+        for state in [&against, &plain] {
+            let versions: Vec<(String, String)> = state
+                .branch
+                .pointers
+                .clusters
+                .iter()
+                .flat_map(|(c, p)| p.values().map(move |p| (c.clone(), p.version.clone())))
+                .collect();
+            assert_eq!(versions.len(), 6, "{versions:?}");
+            assert!(
+                versions
+                    .iter()
+                    .all(|(c, v)| v == if c == "a" { "2" } else { "1" })
+            );
+            let foreign: Vec<&String> = state.branch.foreign.keys().collect();
+            assert_eq!(foreign, [".fleeet/notes", "fleet/README.md"]);
+        }
     }
 }

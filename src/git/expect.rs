@@ -4,6 +4,7 @@
 //! branch is mostly what is rendered now: only what differs is read.
 
 use std::cmp::Ordering;
+use std::ops::Bound;
 
 use git2::{ObjectType, Oid, TreeEntry};
 use rayon::prelude::*;
@@ -11,9 +12,10 @@ use rayon::prelude::*;
 use super::{Repo, failed};
 use crate::Error;
 use crate::content::{Content, tree_id, tree_order};
+use crate::layout::Files;
 
 /// A folder of the expected files: the id git gives it, and what it holds in tree order.
-pub(super) struct Folder<'f> {
+struct Folder<'f> {
     id: Oid,
     entries: Vec<(&'f str, Expected<'f>)>,
 }
@@ -36,7 +38,7 @@ impl<'f> Folder<'f> {
     /// `at` bytes of each). A tree lists its entries by name, a folder's name compared as if it
     /// ended in `/`; that is the order of the full paths below it, so entries come as they are
     /// (see `git::children`).
-    pub fn of(files: &[(&'f str, &'f Content)], at: usize) -> Folder<'f> {
+    fn of(files: &[(&'f str, &'f Content)], at: usize) -> Folder<'f> {
         let entry = |(name, is_folder, group): (&'f str, bool, &[(&'f str, &'f Content)])| {
             let (path, content) = group[0];
             let entry = if is_folder {
@@ -74,9 +76,28 @@ impl<'f> Folder<'f> {
 }
 
 impl Repo {
+    /// Every file at or under `entry` (whose path is `path`) in path order, as the files
+    /// `expected` holds under `path` know it or as a blob to read.
+    pub(super) fn walk_against(
+        &self,
+        entry: &TreeEntry<'_>,
+        path: &str,
+        expected: &Files,
+        found: &mut Vec<(String, Found)>,
+    ) -> Result<(), Error> {
+        let inside = format!("{path}/");
+        let under: Vec<(&str, &Content)> = expected
+            .range::<str, _>((Bound::Included(inside.as_str()), Bound::Unbounded))
+            .take_while(|(file, _)| file.starts_with(&inside))
+            .map(|(file, content)| (file.as_str(), content))
+            .collect();
+        let folder = (!under.is_empty()).then(|| Folder::of(&under, inside.len()));
+        self.walk_expecting(entry, path, folder.as_ref(), found)
+    }
+
     /// Every file at or under `entry` (whose path is `path`) in path order, as `expected` (the
     /// same folder of the expected files, if any) knows it or as a blob to read.
-    pub(super) fn walk_expecting(
+    fn walk_expecting(
         &self,
         entry: &TreeEntry<'_>,
         path: &str,
@@ -84,7 +105,7 @@ impl Repo {
         found: &mut Vec<(String, Found)>,
     ) -> Result<(), Error> {
         if entry.kind() != Some(ObjectType::Tree) {
-            found.push((path.to_string(), file(entry)));
+            found.push((path.to_string(), Found::of(entry)));
             return Ok(());
         }
         if let Some(folder) = expected.filter(|f| f.id == entry.id()) {
@@ -125,19 +146,21 @@ impl Repo {
                 {
                     found.push((child_path, Found::Known((*content).clone())))
                 }
-                (_, false) => found.push((child_path, file(&child))),
+                (_, false) => found.push((child_path, Found::of(&child))),
             }
         }
         Ok(())
     }
 }
 
-/// A file entry of a tree, to be read.
-fn file(entry: &TreeEntry<'_>) -> Found {
-    if super::read::is_regular_file(entry) {
-        Found::Blob(entry.id())
-    } else {
-        Found::NotAFile(entry.filemode())
+impl Found {
+    /// A file entry of a tree, to be read.
+    pub(super) fn of(entry: &TreeEntry<'_>) -> Found {
+        if super::read::is_regular_file(entry) {
+            Found::Blob(entry.id())
+        } else {
+            Found::NotAFile(entry.filemode())
+        }
     }
 }
 

@@ -1,13 +1,12 @@
 //! Reading files out of a commit's tree: the rendered files, or a fleet's input files.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
 use git2::{ErrorCode, ObjectType, Oid, Tree, TreeEntry};
 
-use super::expect::{Folder, Found};
+use super::expect::Found;
 use super::{Repo, failed, short};
 use crate::Error;
 use crate::content::Content;
@@ -44,14 +43,7 @@ impl Repo {
             let Some(entry) = self.entry(&root, commit, prefix)? else {
                 continue;
             };
-            let inside = format!("{prefix}/");
-            let under: Vec<(&str, &Content)> = expected
-                .range::<str, _>((Bound::Included(inside.as_str()), Bound::Unbounded))
-                .take_while(|(path, _)| path.starts_with(&inside))
-                .map(|(path, content)| (path.as_str(), content))
-                .collect();
-            let folder = (!under.is_empty()).then(|| Folder::of(&under, inside.len()));
-            self.walk_expecting(&entry, prefix, folder.as_ref(), &mut found)?;
+            self.walk_against(&entry, prefix, expected, &mut found)?;
         }
         self.contents(commit, found)
     }
@@ -132,7 +124,7 @@ impl Repo {
             let Some(entry) = fleet_root.get_name(name) else {
                 continue;
             };
-            self.walk(&entry, name, &mut |path, entry| {
+            self.walk(&entry, name, None, &mut |path, entry| {
                 if entry.filemode() == LINK {
                     problems.push(
                         Diagnostic::new(
@@ -205,13 +197,18 @@ impl Repo {
     }
 
     /// Calls `visit` with the path and entry of every file (anything but a folder) at or under
-    /// `entry`, whose path is `path`, in path order.
-    fn walk(
+    /// `entry`, whose path is `path`, in path order, leaving out what is at `skip` (a full
+    /// path), if any.
+    pub(super) fn walk(
         &self,
         entry: &TreeEntry<'_>,
         path: &str,
+        skip: Option<&str>,
         visit: &mut dyn FnMut(&str, &TreeEntry<'_>) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        if skip == Some(path) {
+            return Ok(());
+        }
         if entry.kind() != Some(ObjectType::Tree) {
             return visit(path, entry);
         }
@@ -221,7 +218,7 @@ impl Repo {
             .map_err(failed(format!("reading the folder {path}")))?;
         for child in tree.iter() {
             let name = String::from_utf8_lossy(child.name_bytes());
-            self.walk(&child, &format!("{path}/{name}"), visit)?;
+            self.walk(&child, &format!("{path}/{name}"), skip, visit)?;
         }
         Ok(())
     }
