@@ -46,8 +46,8 @@ pub fn preview(
     let output = &fleet.spec.output;
     let repo = Repo::open(options.fleet_dir)?;
     let tip = repo.fetch_branch(options.remote, &output.branch.value, &options.auth)?;
-    let current = repo.current_state(tip, renderer.layout(), |records| {
-        rollout::expected_branch(renderer, desired, records)
+    let current = repo.current_state(tip, renderer.layout(), |records, sampled| {
+        rollout::expected_branch(renderer, desired, records, sampled)
     })?;
     let plan = rollout::plan(&Inputs {
         renderer,

@@ -113,9 +113,10 @@ pub fn reconcile(
         })?;
         let current = {
             // What the branch holds if its rollout records are right: what matches is not read.
-            let mut current = repo.current_state(rendered, renderer.layout(), |records| {
-                rollout::expected_branch(renderer, desired, records)
-            })?;
+            let expect = |records: &_, sampled: &_| {
+                rollout::expected_branch(renderer, desired, records, sampled)
+            };
+            let mut current = repo.current_state(rendered, renderer.layout(), expect)?;
             current.keep_texts_of(|module| fleet.rolls_back(module));
             FreeLater::new(current)
         };

@@ -79,7 +79,8 @@ pub fn plan_step(
     let path = &output.path.value;
     let mut notes = Vec::new();
     // What the branch holds if its rollout records are right: what matches is not read.
-    let expected = |records: &_| rollout::expected_branch(renderer, &desired, records);
+    let expected =
+        |records: &_, sampled: &_| rollout::expected_branch(renderer, &desired, records, sampled);
     let current = FreeLater::new(match (&state.current_dir, &state.current) {
         (Some(dir), _) => CurrentState::from_files(read_tree(dir)?, path, &desired),
         (None, Some(rev)) => {

@@ -96,7 +96,7 @@ pub fn status(args: StatusArgs) -> anyhow::Result<()> {
             let tip = repo.resolve(rev)?;
             let path = &fleet.spec.output.path.value;
             let state =
-                repo.current_state(tip, layout::Layout::plain(path), |_| Default::default())?;
+                repo.current_state(tip, layout::Layout::plain(path), |_, _| Default::default())?;
             Some(layout::pinned_revisions(&state.branch))
         }
         None => None,

@@ -12,6 +12,10 @@ use rayon::prelude::*;
 use super::RolloutRecord;
 use crate::render::{Pointer, Pointers, Rendered, Renderer};
 
+/// Versions of modules a sample of the rendered branch holds, by module: what the pairs no
+/// record names are taken to hold (see `Repo::current_state`).
+pub type Sampled = BTreeMap<String, String>;
+
 /// What a record says a pair holds.
 enum Held<'r> {
     /// The module at this version (none: no pointer).
@@ -20,14 +24,26 @@ enum Held<'r> {
     Saved(Option<Pointer>),
 }
 
-/// The desired render with every pair a record names as the record says it is. A pair that
-/// cannot be rendered at its version (a module gone from the fleet) is left as desired.
+/// The desired render with every pair a record names as the record says it is, and the
+/// other pairs of the modules `sampled` at the version seen. A pair that cannot be rendered at
+/// its version (a module gone from the fleet) is left as desired.
 pub fn expected_branch(
     renderer: &Renderer<'_>,
     desired: &Rendered,
     records: &BTreeMap<String, RolloutRecord>,
+    sampled: &Sampled,
 ) -> Rendered {
-    let held = held(records);
+    let mut held = held(records);
+    for (module, version) in sampled.iter().filter(|(m, _)| !records.contains_key(*m)) {
+        let on = desired
+            .clusters
+            .iter()
+            .filter(|(_, p)| p.contains_key(module.as_str()));
+        for (cluster, _) in on {
+            let pairs = held.entry(cluster).or_default();
+            pairs.push((module, Held::Version(Some(version))));
+        }
+    }
     let fleet = renderer.fleet;
     let changed: Vec<(String, Arc<Pointers>)> = held
         .into_par_iter()

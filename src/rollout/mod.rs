@@ -34,7 +34,7 @@ use crate::layout;
 use crate::render::{Pointers, Rendered, Renderer};
 pub use budgets::BudgetUse;
 pub use current::{CurrentState, read_records};
-pub use expect::expected_branch;
+pub use expect::{Sampled, expected_branch};
 use module::{Outcome, RecordUpdate, plan_module};
 pub use plan::{
     Change, ChangeKind, Evidence, ModulePlan, ModuleState, Plan, RollbackPlan, WavePlan,

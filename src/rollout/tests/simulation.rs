@@ -138,14 +138,14 @@ impl Simulation {
         let desired = renderer.render_ids().unwrap();
         let current = self
             .repo
-            .current_state(self.tip, renderer.layout(), |records| {
-                expected_branch(&renderer, &desired, records)
+            .current_state(self.tip, renderer.layout(), |records, sampled| {
+                expected_branch(&renderer, &desired, records, sampled)
             })
             .unwrap();
         // What is taken from the expected branch is what reading every file gives.
         let read = self
             .repo
-            .current_state(self.tip, renderer.layout(), |_| Rendered::default())
+            .current_state(self.tip, renderer.layout(), |_, _| Rendered::default())
             .unwrap();
         assert_same_state(&current, &read);
         let health = self.health();
