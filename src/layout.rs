@@ -329,7 +329,14 @@ fn file_path(path: &str, cluster: &str, module: &str, pointer: &Pointer) -> Stri
 /// The path of the main file of `module`'s pointer on `cluster` in `pointers` (where it
 /// would be if it is not there).
 pub fn pair_path(pointers: &Rendered, path: &str, cluster: &str, module: &str) -> String {
-    match pointers.clusters.get(cluster).and_then(|m| m.get(module)) {
+    let pointer = pointers.clusters.get(cluster).and_then(|m| m.get(module));
+    path_of(path, cluster, module, pointer)
+}
+
+/// The path of the main file of `module`'s pointer on `cluster`, the pointer being `pointer`
+/// (where it would be if there is none).
+pub fn path_of(path: &str, cluster: &str, module: &str, pointer: Option<&Pointer>) -> String {
+    match pointer {
         Some(pointer) => file_path(path, cluster, module, pointer),
         None => pointer_path(path, cluster, module),
     }

@@ -1,6 +1,6 @@
 //! Since when something has held on a branch, from its first-parent history.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use git2::{Commit, ObjectType, Oid, Tree};
@@ -52,9 +52,9 @@ impl Repo {
         &self,
         tip: Oid,
         paths: &BTreeMap<String, bool>,
-    ) -> Result<BTreeMap<String, Timestamp>, Error> {
+    ) -> Result<HashMap<String, Timestamp>, Error> {
         let mut pending: BTreeSet<&str> = paths.keys().map(String::as_str).collect();
-        let mut landed = BTreeMap::new();
+        let mut landed = HashMap::with_capacity(paths.len());
         let mut next = Some(self.find_commit(tip)?);
         while let Some(commit) = next.take() {
             if pending.is_empty() {
@@ -308,7 +308,7 @@ mod tests {
         let landed = repo.last_changed(tip, &paths).unwrap();
         let expected = [("c/a.yaml", 20), ("c/b.yaml", 10), ("c/d.yaml", 30)]
             .map(|(path, second)| (path.to_string(), at(second).unwrap()));
-        assert_eq!(landed, expected.into());
+        assert_eq!(landed, HashMap::from(expected));
         assert!(repo.last_changed(tip, &BTreeMap::new()).unwrap().is_empty());
     }
 
@@ -339,7 +339,7 @@ mod tests {
         let landed = repo.last_changed(tip, &paths).unwrap();
         let expected = [("c/a.yaml", 20), ("c/b.yaml", 10)]
             .map(|(path, second)| (path.to_string(), at(second).unwrap()));
-        assert_eq!(landed, expected.into());
+        assert_eq!(landed, HashMap::from(expected));
     }
 
     /// When `path` last changed, found the slow way: each first-parent commit from `tip`

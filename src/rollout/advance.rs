@@ -2,12 +2,10 @@
 //! complete (each pair healthy at the desired revision for `bakeTime`); until then the module
 //! bakes or waits, saying for what.
 
-use std::collections::BTreeMap;
-
 use super::budgets::Tally;
 use super::health::{Judged, Judgement};
 use super::module::{Context, Step};
-use super::pairs::Pair;
+use super::pairs::ByName;
 use super::record::{PairProblem, RolloutRecord};
 use super::rollback;
 use super::summary::{count_clusters, describe, wave_plans};
@@ -62,7 +60,7 @@ pub fn apply_wave(
     step: &mut Step,
     record: &mut RolloutRecord,
     judged: &Judged,
-    by_name: &BTreeMap<&str, &Pair>,
+    by_name: &ByName,
     k: usize,
 ) {
     let wave = record.waves[k].name.clone();

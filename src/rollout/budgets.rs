@@ -3,7 +3,7 @@
 //! failed before the rollout stops. An unreachable cluster is never a failure: it uses the
 //! unavailability budget, whatever its deadline.
 
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -44,7 +44,7 @@ impl Tally {
         policy: &Policy,
         wave: &RecordWave,
         pairs: &[(String, Judgement)],
-        pending: &BTreeSet<&str>,
+        pending: &HashSet<&str>,
     ) -> Tally {
         let budgets = policy.budgets(&wave.name);
         let size = wave.clusters.len();

@@ -1,6 +1,6 @@
 //! The rendered branch as the planner reads it: pointers, rollout records, landing times.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
@@ -18,7 +18,7 @@ pub struct CurrentState {
     /// the first-parent commit that last changed it), for the files asked by
     /// [`CurrentState::history_paths`]. `None` without history (a plain directory): then
     /// progress deadlines are not judged.
-    pub landed_at: Option<BTreeMap<String, Timestamp>>,
+    pub landed_at: Option<HashMap<String, Timestamp>>,
     /// What was found on the branch but not understood.
     pub notes: Vec<String>,
 }

@@ -3,12 +3,14 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::Inputs;
+use std::collections::HashSet;
+
 use super::budgets::Tally;
+use super::module::Context;
+use super::pairs::ByName;
 use super::record::PairProblem;
 use crate::health::kstatus::{self, Status};
 use crate::layout;
-use crate::model::Policy;
 use crate::render::Pointer;
 
 /// How a pair of a wave stands.
@@ -58,25 +60,23 @@ impl Judgement {
     }
 }
 
-/// How the pair of `module` on `cluster` stands, its pointer being `desired` (none: removed).
+/// How the pair of the module of `ctx` on `cluster` stands, its pointer being `desired` (none:
+/// removed) and `current` on the rendered branch.
 pub fn judge_pair(
-    inputs: &Inputs<'_>,
-    policy: &Policy,
-    module: &str,
+    ctx: &Context<'_, '_>,
     cluster: &str,
     desired: Option<&Pointer>,
+    current: Option<&Pointer>,
 ) -> Judgement {
-    let current = &inputs.current.branch.pointers;
-    let applied_from = desired
-        .or_else(|| current.clusters.get(cluster)?.get(module))
-        .and_then(|p| p.applied_from.as_deref());
-    let health = inputs.health.and_then(|h| h.view(cluster, applied_from));
+    let (inputs, policy, module) = (ctx.inputs, &ctx.policy, ctx.name);
+    let applied_from = desired.or(current).and_then(|p| p.applied_from.as_deref());
+    let health = ctx.health.view(cluster, applied_from);
     let path = &inputs.renderer.fleet.spec.output.path.value;
     let landed = inputs
         .current
         .landed_at
         .as_ref()
-        .and_then(|l| l.get(&layout::pair_path(current, path, cluster, module)))
+        .and_then(|l| l.get(&layout::path_of(path, cluster, module, current)))
         .copied();
     let overdue = |why: String| match landed {
         Some(landed)
@@ -134,14 +134,12 @@ pub struct Judged {
 }
 
 impl Judged {
-    /// Judges the waves of `record`; `desired` gives a cluster's desired pointer.
-    pub fn new<'p>(
-        inputs: &Inputs<'_>,
-        policy: &Policy,
-        module: &str,
+    /// Judges the waves of `record` of the module of `ctx`, whose pairs are `by_name`.
+    pub fn new(
+        ctx: &Context<'_, '_>,
         record: &super::RolloutRecord,
-        desired: impl Fn(&str) -> Option<&'p Pointer>,
-        pending: &std::collections::BTreeSet<&str>,
+        by_name: &ByName<'_>,
+        pending: &HashSet<&str>,
     ) -> Judged {
         let pairs: Vec<Vec<(String, Judgement)>> = record
             .waves
@@ -150,8 +148,21 @@ impl Judged {
                 w.clusters
                     .iter()
                     .map(|c| {
-                        let judgement = judge_pair(inputs, policy, module, c, desired(c));
-                        (c.clone(), judgement)
+                        let pair = by_name.get(c.as_str());
+                        let desired = pair.and_then(|p| p.desired);
+                        let current = match pair {
+                            Some(pair) => pair.current.as_deref(),
+                            // A cluster gone from the fleet: the branch may hold it still.
+                            None => ctx
+                                .inputs
+                                .current
+                                .branch
+                                .pointers
+                                .clusters
+                                .get(c.as_str())
+                                .and_then(|p| p.get(ctx.name)),
+                        };
+                        (c.clone(), judge_pair(ctx, c, desired, current))
                     })
                     .collect()
             })
@@ -170,7 +181,7 @@ impl Judged {
             .waves
             .iter()
             .zip(&pairs)
-            .map(|(wave, judged)| Tally::new(policy, wave, judged, pending))
+            .map(|(wave, judged)| Tally::new(&ctx.policy, wave, judged, pending))
             .collect();
         Judged {
             pairs,

@@ -13,6 +13,7 @@ mod dependencies;
 mod expect;
 mod halt;
 mod health;
+mod lookup;
 mod module;
 mod pairs;
 mod plan;
@@ -90,10 +91,11 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     let by_cluster = by_cluster(fleet, inputs.desired, current);
     let module_names: Vec<&str> = module_names.into_iter().collect();
     let slots = pairs::slots(&by_cluster, &module_names);
+    let health = lookup::HealthByCluster::new(inputs.health);
     let mut outcomes: Vec<Outcome> = module_names
         .into_par_iter()
         .zip(&slots)
-        .map(|(name, slots)| plan_module(inputs, &by_cluster, name, slots))
+        .map(|(name, slots)| plan_module(inputs, &health, &by_cluster, name, slots))
         .collect();
     rollback::alone(&mut outcomes);
 

@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::health::Judged;
-use super::pairs::{self, ByCluster, Pair, Slot};
+use super::lookup::HealthByCluster;
+use super::pairs::{self, ByCluster, ByName, Pair, Slot};
 use super::record::{self, RolloutRecord};
 use super::summary::{record_waves, wave_plans};
 use super::windows::Gate;
@@ -19,6 +20,8 @@ use crate::render::Pointer;
 /// What a module's step is decided from.
 pub struct Context<'i, 'a> {
     pub inputs: &'i Inputs<'a>,
+    /// The health snapshot by cluster name.
+    pub health: &'i HealthByCluster<'a>,
     pub name: &'i str,
     /// The module in main (none when it is being removed everywhere).
     pub module: Option<&'a Module>,
@@ -73,11 +76,12 @@ pub struct Outcome {
 /// Plans the next step of module `name`.
 pub fn plan_module<'a>(
     inputs: &Inputs<'a>,
+    health: &HealthByCluster<'a>,
     by_cluster: &ByCluster<'a>,
     name: &str,
     slots: &[Slot],
 ) -> Outcome {
-    let ctx = context(inputs, name);
+    let ctx = context(inputs, health, name);
     let mut pairs = pairs::collect(&ctx, by_cluster, slots);
     let mut step = Step::new(&ctx);
     if ctx.policy.paused {
@@ -108,9 +112,8 @@ pub fn plan_module<'a>(
         return step.finish(update);
     };
     step.plan.from = record.from.clone();
-    let by_name: BTreeMap<&str, &Pair> = pairs.iter().map(|p| (p.name, p)).collect();
-    let desired = |c: &str| by_name.get(c).and_then(|p| p.desired);
-    let judged = Judged::new(inputs, &ctx.policy, name, &record, desired, &pending);
+    let by_name: ByName = pairs.iter().map(|p| (p.name, p)).collect();
+    let judged = Judged::new(&ctx, &record, &by_name, &pending);
     let rollout = Rollout {
         ctx: &ctx,
         gate: &gate,
@@ -134,7 +137,7 @@ struct Rollout<'r, 'i, 'a> {
     ctx: &'r Context<'i, 'a>,
     gate: &'r Gate<'r, 'r, 'a>,
     judged: &'r Judged,
-    by_name: &'r BTreeMap<&'r str, &'r Pair<'r>>,
+    by_name: &'r ByName<'r>,
 }
 
 impl Rollout<'_, '_, '_> {
@@ -218,7 +221,11 @@ fn tolerated(record: &RolloutRecord, judged: &Judged) -> Vec<super::PairProblem>
         .collect()
 }
 
-fn context<'i, 'a>(inputs: &'i Inputs<'a>, name: &'i str) -> Context<'i, 'a> {
+fn context<'i, 'a>(
+    inputs: &'i Inputs<'a>,
+    health: &'i HealthByCluster<'a>,
+    name: &'i str,
+) -> Context<'i, 'a> {
     let fleet = inputs.renderer.fleet;
     let index = fleet.module_index(name);
     let module = index.map(|m| &fleet.modules[m]);
@@ -228,6 +235,7 @@ fn context<'i, 'a>(inputs: &'i Inputs<'a>, name: &'i str) -> Context<'i, 'a> {
     };
     Context {
         inputs,
+        health,
         name,
         module,
         index,

@@ -2,7 +2,7 @@
 //! match it: they get the version most clusters run now, at once.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::iter::Peekable;
 
 use super::Change;
@@ -116,8 +116,11 @@ pub fn collect<'a>(
         .collect()
 }
 
+/// A module's pairs by cluster name.
+pub type ByName<'p> = HashMap<&'p str, &'p Pair<'p>>;
+
 /// The names of the pairs still differing from the desired state.
-pub fn pending<'a>(pairs: &[Pair<'a>]) -> BTreeSet<&'a str> {
+pub fn pending<'a>(pairs: &[Pair<'a>]) -> HashSet<&'a str> {
     pairs
         .iter()
         .filter(|p| p.pending())

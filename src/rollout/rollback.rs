@@ -3,12 +3,10 @@
 //! waves (inside maintenance windows), as a pull request of its own. The module then stays
 //! halted until it changes again in main.
 
-use std::collections::BTreeMap;
-
 use super::halt::stay_halted;
 use super::health::{Judged, judge_pair};
 use super::module::{Context, Outcome, RecordUpdate, Step};
-use super::pairs::Pair;
+use super::pairs::{ByName, Pair};
 use super::record::{Halt, RolloutRecord};
 use super::windows::Gate;
 use super::{Change, ModuleState, RollbackPlan, WaveStatus};
@@ -21,7 +19,7 @@ pub fn roll_back(
     step: &mut Step,
     record: &mut RolloutRecord,
     judged: &Judged,
-    by_name: &BTreeMap<&str, &Pair>,
+    by_name: &ByName,
     halt: &Halt,
 ) {
     stay_halted(&mut step.plan, record, judged, halt);
@@ -39,8 +37,8 @@ pub fn roll_back(
         if restored {
             report.restored += 1;
             let pointer = saved.as_ref().map(|s| s.pointer());
-            let judgement =
-                judge_pair(ctx.inputs, &ctx.policy, ctx.name, cluster, pointer.as_ref());
+            let current = pair.current.as_deref();
+            let judgement = judge_pair(ctx, cluster, pointer.as_ref(), current);
             match judgement.problem(cluster) {
                 None => report.healthy += 1,
                 Some(problem) => report.not_healthy.push(problem),

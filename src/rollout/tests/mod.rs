@@ -136,7 +136,7 @@ impl Branchy {
     fn empty() -> Self {
         Branchy {
             state: CurrentState {
-                landed_at: Some(BTreeMap::new()),
+                landed_at: Some(Default::default()),
                 ..CurrentState::default()
             },
         }
