@@ -23,7 +23,7 @@ mod summary;
 pub mod waves;
 mod windows;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::iter::Peekable;
 use std::sync::Arc;
 
@@ -66,30 +66,24 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     if inputs.health.is_none() {
         notes.push("no health snapshot was given: every cluster's health is unknown".into());
     }
-    let in_fleet: BTreeSet<&str> = fleet.clusters.iter().map(|c| c.name.as_str()).collect();
-    let removed_clusters: Vec<String> = current
-        .clusters
-        .keys()
-        .filter(|c| !in_fleet.contains(c.as_str()))
-        .cloned()
-        .collect();
+    let by_cluster = by_cluster(fleet, inputs.desired, current);
+    let removed_clusters = gone_from(fleet, current);
     let added_clusters: Vec<String> = fleet
         .clusters
         .iter()
-        .filter(|c| !current.clusters.contains_key(&c.name))
-        .map(|c| c.name.clone())
+        .zip(&by_cluster)
+        .filter(|(_, (_, current))| current.is_none())
+        .map(|(c, _)| c.name.clone())
         .collect();
 
-    let mut module_names: BTreeSet<&str> = fleet.modules.iter().map(|m| m.name.as_str()).collect();
-    for (cluster, modules) in &current.clusters {
-        if in_fleet.contains(cluster.as_str()) {
-            module_names.extend(modules.keys().map(String::as_str));
-        }
+    // The fleet's modules, those on its clusters now, and those with a record, in order.
+    let mut module_names: HashSet<&str> = fleet.modules.iter().map(|m| m.name.as_str()).collect();
+    for (_, current) in &by_cluster {
+        module_names.extend(current.iter().flat_map(|p| p.keys()).map(String::as_str));
     }
     module_names.extend(inputs.current.records.keys().map(String::as_str));
-
-    let by_cluster = by_cluster(fleet, inputs.desired, current);
-    let module_names: Vec<&str> = module_names.into_iter().collect();
+    let mut module_names: Vec<&str> = module_names.into_iter().collect();
+    module_names.sort_unstable();
     let slots = pairs::slots(&by_cluster, &module_names);
     let health = lookup::HealthByCluster::new(inputs.health);
     let mut outcomes: Vec<Outcome> = module_names
@@ -171,6 +165,21 @@ fn by_cluster<'a>(
     let clusters = fleet.clusters.iter();
     clusters
         .map(|c| (find(&mut desired, &c.name), find(&mut current, &c.name)))
+        .collect()
+}
+
+/// The clusters of `current` that are not in `fleet`: both are sorted by name, so they are
+/// walked side by side.
+fn gone_from(fleet: &crate::model::Fleet, current: &Rendered) -> Vec<String> {
+    let mut fleet = fleet.clusters.iter().map(|c| c.name.as_str()).peekable();
+    current
+        .clusters
+        .keys()
+        .filter(|cluster| {
+            while fleet.next_if(|c| *c < cluster.as_str()).is_some() {}
+            fleet.next_if(|c| *c == cluster.as_str()).is_none()
+        })
+        .cloned()
         .collect()
 }
 
