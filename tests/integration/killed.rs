@@ -67,7 +67,8 @@ fn entries(parent: &Path) -> Vec<String> {
 }
 
 /// Kills `args` (writing into `out`) at `kills` points spread over a run of each fleet in
-/// turn, and checks after each kill that `out` holds one of `outputs` whole.
+/// turn (and later, while no run has reached the end), and checks after each kill that `out`
+/// holds one of `outputs` whole. Returns how many runs changed `out`.
 fn kill_repeatedly(
     fleets: &[&Fleet],
     args: impl Fn(&Path) -> Vec<String>,
@@ -83,13 +84,19 @@ fn kill_repeatedly(
             .map(String::as_str)
             .collect::<Vec<_>>(),
     );
+    // Points spread from early in the run to well past its end; on a machine slower now than
+    // when the run was measured, none may reach the end, so later points follow, each twice
+    // as late, until one does (or four more have not).
+    let spread = (0..kills).map(|i| 0.2 + 1.8 * f64::from(i) / f64::from(kills));
+    let later = (1..=4).map(|k| 2f64.powi(k));
     let mut changed = 0;
     let mut before = read_tree(out);
-    for i in 0..kills {
-        let fleet = fleets[i as usize % fleets.len()];
-        // Points spread from early in the run to well past its end (a loaded machine is
-        // slower than the run measured).
-        let after = full.mul_f64(0.2 + 1.8 * f64::from(i) / f64::from(kills));
+    for (i, point) in spread.chain(later).enumerate() {
+        if i >= kills as usize && changed > 0 {
+            break;
+        }
+        let fleet = fleets[i % fleets.len()];
+        let after = full.mul_f64(point);
         let args = args_of(fleet);
         run_and_kill(
             fleet.path(),
