@@ -6,6 +6,7 @@
 //! each module is exactly one Kustomization, so `dependsOn` works across kinds.
 
 pub mod flux;
+mod pair;
 pub mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -17,10 +18,11 @@ use rayon::prelude::*;
 use crate::content::Content;
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
 use crate::management::{Management, Target, object_name};
-use crate::model::{Fleet, JsonMap, ModuleKind, Source, ValuesReferenceKind};
+use crate::model::{Fleet, GitSource, JsonMap, ModuleKind, Source, ValuesReferenceKind};
 use crate::select::{self, Assignment};
 use crate::template::{self, Node, TemplateError, Text};
 use flux::*;
+use pair::Pair;
 
 /// The pointer of one module on one cluster: the files that pin it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -377,205 +379,73 @@ impl<'a> Renderer<'a> {
         version: &str,
         texts: Texts,
     ) -> Result<Pointer, TemplateError> {
-        let content = |text: String| match texts {
-            Texts::Keep => Content::new(text),
-            Texts::Drop => Content::id_of(&text),
-        };
         let fleet = self.fleet;
         let module = &fleet.modules[m];
-        let compiled = &self.modules[m];
-        let cluster = &fleet.clusters[c];
+        let cluster = &fleet.clusters[c].name;
         let ctx = self.context(context, m, version);
-        let values = template::render_map(&compiled.values, &ctx)?;
-        let output = &fleet.spec.output;
         let target = self.target(c, m);
-        let name = match target {
-            Some(_) => object_name(&cluster.name, &module.name),
-            None => module.name.clone(),
+        // Objects the management cluster applies to another cluster are named after both.
+        let remote_name = |name: &str| match target {
+            Some(_) => object_name(cluster, name),
+            None => name.to_string(),
         };
-        let meta = match target {
-            Some(target) => ObjectMeta::remote(
-                &name,
-                &target.namespace,
-                &cluster.name,
-                Some(&module.name),
-                Some(version),
-            ),
-            None => ObjectMeta::module(&module.name, &output.namespace.value, version),
-        };
-        let spec = &module.spec;
-        let interval = spec.interval.as_str();
-        let timeout = spec.timeout.as_ref().map(|t| t.as_str());
-        let target_namespace = spec.target_namespace.as_deref();
-        let depends_on_names: Vec<String> = self
-            .depends_on(c, m)
-            .into_iter()
-            .map(|dep| match target {
-                Some(_) => object_name(&cluster.name, dep),
-                None => dep.to_string(),
-            })
-            .collect();
-        let depends_on: Vec<LocalRef> = depends_on_names
-            .iter()
-            .map(|name| LocalRef { name })
-            .collect();
-        let applied_from = target.and(self.applied_from.clone());
-        let references = compiled.references.as_slice();
-        let kustomization = move |source_ref, path, target_namespace, post_build| Object {
-            api_version: KUSTOMIZE_API,
-            kind: "Kustomization",
-            metadata: meta,
-            spec: KustomizationSpec {
-                interval,
-                source_ref,
-                path,
-                prune: spec.prune,
-                deletion_policy: target.map(|_| ORPHAN),
-                wait: true,
-                timeout,
-                target_namespace,
-                kube_config: target.map(|t| KubeConfig::secret(&t.kubeconfig_secret)),
-                depends_on,
-                post_build,
-            },
-        };
-        match &spec.source {
-            Source::Git(git) => {
-                let tag = match &compiled.tag {
-                    Some(text) => match text.render(&ctx)? {
-                        serde_json::Value::String(tag) => tag,
-                        other => other.to_string(),
-                    },
-                    None => version.to_string(),
-                };
-                if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                    return Err(TemplateError {
-                        origin: Origin::of(&module.origin.file, &git.tag),
-                        path: "spec.source.git.tag".into(),
-                        message: format!("{tag:?} is not a git tag"),
-                    });
+        let name = remote_name(&module.name);
+        let depends_on: Vec<String> = self.depends_on(c, m).into_iter().map(remote_name).collect();
+        let pair = Pair {
+            module,
+            cluster,
+            version,
+            name: &name,
+            meta: match target {
+                Some(target) => ObjectMeta::remote(
+                    &name,
+                    &target.namespace,
+                    cluster,
+                    Some(&module.name),
+                    Some(version),
+                ),
+                None => {
+                    ObjectMeta::module(&module.name, &fleet.spec.output.namespace.value, version)
                 }
-                let source = Object {
-                    api_version: SOURCE_API,
-                    kind: "GitRepository",
-                    metadata: meta,
-                    spec: GitRepositorySpec {
-                        interval,
-                        url: &git.url.value,
-                        reference: GitReference {
-                            branch: None,
-                            tag: Some(&tag),
-                        },
-                        secret_ref: None,
-                        sparse_checkout: &[],
-                    },
-                };
-                let kustomization = kustomization(
-                    SourceRef {
-                        kind: "GitRepository",
-                        name: &name,
-                        namespace: None,
-                    },
-                    &git.path,
-                    target_namespace,
-                    post_build(module, values, references)?,
-                );
-                let main = content(to_yaml(&[&source, &kustomization]));
-                Ok(Pointer {
-                    version: version.to_string(),
-                    revision: tag,
-                    main,
-                    release: None,
-                    applied_from,
-                })
-            }
-            Source::Oci(oci) => {
-                let source = Object {
-                    api_version: SOURCE_API,
-                    kind: "OCIRepository",
-                    metadata: meta,
-                    spec: OciRepositorySpec {
-                        interval,
-                        url: &oci.url.value,
-                        reference: OciReference { tag: version },
-                    },
-                };
-                let kustomization = kustomization(
-                    SourceRef {
-                        kind: "OCIRepository",
-                        name: &name,
-                        namespace: None,
-                    },
-                    &oci.path,
-                    target_namespace,
-                    post_build(module, values, references)?,
-                );
-                Ok(Pointer {
-                    version: version.to_string(),
-                    revision: version.to_string(),
-                    main: content(to_yaml(&[&source, &kustomization])),
-                    release: None,
-                    applied_from,
-                })
-            }
-            Source::Helm(helm) => {
-                let url = &helm.repository.value;
-                let repository = Object {
-                    api_version: SOURCE_API,
-                    kind: "HelmRepository",
-                    metadata: meta,
-                    spec: HelmRepositorySpec {
-                        interval,
-                        url,
-                        kind: url.starts_with("oci://").then_some("oci"),
-                    },
-                };
-                let release = Object {
-                    api_version: HELM_API,
-                    kind: "HelmRelease",
-                    metadata: meta,
-                    spec: HelmReleaseSpec {
-                        interval,
-                        chart: HelmChartTemplate {
-                            spec: HelmChartSpec {
-                                chart: &helm.chart,
-                                version,
-                                source_ref: SourceRef {
-                                    kind: "HelmRepository",
-                                    name: &module.name,
-                                    namespace: None,
-                                },
-                            },
-                        },
-                        timeout,
-                        target_namespace,
-                        install: target_namespace.map(|_| HelmInstall {
-                            create_namespace: true,
-                        }),
-                        values_from: references,
-                        values,
-                    },
-                };
-                let path = format!("./{}/{}/{}", output.path.value, cluster.name, module.name);
-                let wrapper = kustomization(
-                    SourceRef {
-                        kind: "GitRepository",
-                        name: &output.source_name.value,
-                        namespace: None,
-                    },
-                    &path,
-                    None,
-                    None,
-                );
-                Ok(Pointer {
-                    version: version.to_string(),
-                    revision: version.to_string(),
-                    main: content(to_yaml(&[&wrapper])),
-                    release: Some(content(to_yaml(&[&repository, &release]))),
-                    applied_from,
-                })
-            }
+            },
+            target,
+            depends_on: depends_on.iter().map(|name| LocalRef { name }).collect(),
+            references: &self.modules[m].references,
+            values: template::render_map(&self.modules[m].values, &ctx)?,
+            output: &fleet.spec.output,
+            applied_from: target.and(self.applied_from.clone()),
+            texts,
+        };
+        match &module.spec.source {
+            Source::Git(git) => pair.git(git, self.tag(m, git, &ctx, version)?),
+            Source::Oci(oci) => pair.oci(oci),
+            Source::Helm(helm) => Ok(pair.helm(helm)),
         }
+    }
+
+    /// The git tag of module `m` (from `git`) at `version`, its tag template rendered in `ctx`.
+    fn tag(
+        &self,
+        m: usize,
+        git: &GitSource,
+        ctx: &minijinja::Value,
+        version: &str,
+    ) -> Result<String, TemplateError> {
+        let tag = match &self.modules[m].tag {
+            Some(text) => match text.render(ctx)? {
+                serde_json::Value::String(tag) => tag,
+                other => other.to_string(),
+            },
+            None => version.to_string(),
+        };
+        if tag.is_empty() || tag.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(TemplateError {
+                origin: Origin::of(&self.fleet.modules[m].origin.file, &git.tag),
+                path: "spec.source.git.tag".into(),
+                message: format!("{tag:?} is not a git tag"),
+            });
+        }
+        Ok(tag)
     }
 
     /// The values of module `m` on cluster `c` at `version`, merged and rendered.
@@ -673,43 +543,4 @@ fn management(fleet: &Fleet, assignment: &Assignment, out: &mut Diagnostics) -> 
         }
     }
     Some(management)
-}
-
-/// The values of a kustomize module as `postBuild.substitute` strings.
-fn post_build<'a>(
-    module: &crate::model::Module,
-    values: JsonMap,
-    substitute_from: &'a [ValuesRef<'a>],
-) -> Result<Option<PostBuild<'a>>, TemplateError> {
-    let mut substitute = BTreeMap::new();
-    for (key, value) in values {
-        let text = match value {
-            serde_json::Value::String(s) => s,
-            serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::Bool(b) => b.to_string(),
-            other => {
-                return Err(TemplateError {
-                    origin: module.origin.clone(),
-                    path: format!("spec.values.{key}"),
-                    message: format!(
-                        "is {}, but the values of a kustomization are strings (Flux postBuild.substitute)",
-                        match other {
-                            serde_json::Value::Null => "null",
-                            serde_json::Value::Array(_) => "a list",
-                            _ => "a map",
-                        }
-                    ),
-                });
-            }
-        };
-        substitute.insert(key, text);
-    }
-    if substitute.is_empty() && substitute_from.is_empty() {
-        Ok(None)
-    } else {
-        Ok(Some(PostBuild {
-            substitute,
-            substitute_from,
-        }))
-    }
 }
