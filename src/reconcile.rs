@@ -24,7 +24,7 @@ use crate::layout::{Branch, Layout};
 use crate::model::Fleet;
 use crate::render::{Rendered, Renderer};
 use crate::report;
-use crate::rollout::{self, Inputs, ModuleState, Plan};
+use crate::rollout::{self, CurrentState, Inputs, ModuleState, Plan};
 use crate::timing::stage;
 
 /// How many times a run re-plans after another run moved a branch under it.
@@ -77,89 +77,91 @@ pub fn reconcile(
     options: &Options<'_>,
 ) -> Result<Report, Error> {
     let repo = FreeLater::new(Repo::open(options.fleet_dir)?);
-    let source = repo.resolve("HEAD")?;
-    let output = &fleet.spec.output;
-    let pr_branch = &fleet.spec.github.branch.value;
-    let identity = Identity {
-        name: "fleeet".into(),
-        email: "fleeet@users.noreply.github.com".into(),
-        time: options.now,
+    let mut run = Run {
+        fleet,
+        renderer,
+        desired,
+        options,
+        source: repo.resolve("HEAD")?,
+        repo: &repo,
+        identity: Identity {
+            name: "fleeet".into(),
+            email: "fleeet@users.noreply.github.com".into(),
+            time: options.now,
+        },
+        log: Vec::new(),
     };
-    let mut log = Vec::new();
     let mut last_plan = None;
     for attempt in 1..=ATTEMPTS {
-        let mut rendered = stage("fetch", || {
-            repo.fetch_branch(options.remote, &output.branch.value, &options.auth)
-        })?;
-        if rendered.is_none() && !options.dry_run {
-            let root = repo.empty_root("fleeet: start the rendered branch\n\nPull requests of fleeet add each rollout wave on top of this commit.\n", &identity)?;
-            match repo.push_with_lease(
-                options.remote,
-                root,
-                &output.branch.value,
-                None,
-                &options.auth,
-            )? {
-                PushOutcome::Pushed => log.push(format!(
-                    "created {} with an empty root commit",
-                    output.branch.value
-                )),
-                PushOutcome::Rejected { .. } => continue,
-            }
-            rendered = Some(root);
+        match run.attempt(attempt)? {
+            Attempt::Done(report) => return Ok(report),
+            Attempt::Again(plan) => last_plan = plan.or(last_plan),
         }
+    }
+    run.ahead(last_plan)
+}
+
+/// One run of `reconcile`: what each attempt works with, and what it did so far.
+struct Run<'r> {
+    fleet: &'r Fleet,
+    renderer: &'r Renderer<'r>,
+    desired: &'r Rendered,
+    options: &'r Options<'r>,
+    repo: &'r Repo,
+    /// The fleet repository's HEAD, named in commit messages.
+    source: Option<Oid>,
+    identity: Identity,
+    log: Vec<String>,
+}
+
+/// How an attempt ended.
+enum Attempt {
+    Done(Report),
+    /// A branch moved under the run: plan again. The plan made on the old tip, if any.
+    Again(Option<Plan>),
+}
+
+/// The rendered branch at the start of an attempt.
+enum Tip {
+    /// Its tip; none on a dry run, when it does not exist yet.
+    At(Option<Oid>),
+    /// Another run created it first.
+    Raced,
+}
+
+impl Run<'_> {
+    /// Plans on the tip of the rendered branch, proposes the step and opens its pull request.
+    fn attempt(&mut self, attempt: usize) -> Result<Attempt, Error> {
+        let (options, renderer, repo) = (self.options, self.renderer, self.repo);
+        let pr_branch = &self.fleet.spec.github.branch.value;
+        let Tip::At(rendered) = self.rendered_tip()? else {
+            return Ok(Attempt::Again(None));
+        };
         let proposed = stage("fetch the pull-request branch", || {
             repo.fetch_branch(options.remote, pr_branch, &options.auth)
         })?;
-        let current = {
-            // What the branch holds if its rollout records are right: what matches is not read.
-            let expect = |records: &_, sampled: &_| {
-                rollout::expected_branch(renderer, desired, records, sampled)
-            };
-            let mut current = repo.current_state(rendered, renderer.layout(), expect)?;
-            current.keep_texts_of(|module| fleet.rolls_back(module));
-            FreeLater::new(current)
-        };
-        let mut plan = stage("plan", || {
-            rollout::plan(&Inputs {
-                renderer,
-                desired,
-                current: &current,
-                health: options.health,
-                now: options.now,
-            })
-        });
-        plan.changed |= renderer.layout().syncs_changed(&plan.next, &current.branch);
-
+        let (current, mut plan) = self.plan(rendered)?;
         if !plan.changed {
-            log.push("nothing to roll out now".into());
+            self.log.push("nothing to roll out now".into());
             let pull_request = match &options.github {
-                Some(target) => {
-                    close_open_pull_request(fleet, target, &plan, options.dry_run, &mut log)?
-                }
+                Some(target) => close_open_pull_request(
+                    self.fleet,
+                    target,
+                    &plan,
+                    options.dry_run,
+                    &mut self.log,
+                )?,
                 None => None,
             };
-            return Ok(Report {
-                plan,
-                commit: None,
-                pushed: false,
-                pull_request,
-                ahead: false,
-                log,
-            });
+            return Ok(Attempt::Done(self.report(plan, None, false, pull_request)));
         }
 
         // The desired pointers are held by their ids: render again the texts the step writes.
         stage("render the step's files", || {
             renderer.restore_texts(&mut plan.next.pointers, &current.branch.pointers)
         });
-        let tree = write_step(
-            &repo,
-            renderer.layout(),
-            rendered,
-            &plan.next,
-            &current.branch,
-        )?;
+        let layout = renderer.layout();
+        let tree = write_step(repo, layout, rendered, &plan.next, &current.branch)?;
         let up_to_date = match proposed {
             Some(head) => {
                 repo.tree_of(head)? == tree
@@ -167,83 +169,166 @@ pub fn reconcile(
             }
             None => false,
         };
-        let head = if up_to_date {
-            log.push(format!("{pr_branch} already holds this step"));
-            proposed.expect("up to date implies a head")
-        } else {
-            let message = commit_message(&plan, source);
-            let commit = repo.commit(
-                &rendered.into_iter().collect::<Vec<_>>(),
-                tree,
-                &message,
-                &identity,
-            )?;
-            if options.dry_run {
-                log.push(format!("would push {} to {pr_branch}", short(commit)));
-                commit
-            } else {
-                let pushed = stage("push", || {
-                    repo.push_with_lease(options.remote, commit, pr_branch, proposed, &options.auth)
-                })?;
-                match pushed {
-                    PushOutcome::Pushed => {
-                        log.push(format!("pushed {} to {pr_branch}", short(commit)));
-                        // A step planned on an old tip of the rendered branch would repeat or
-                        // undo what landed since: plan again on the new tip.
-                        let now =
-                            repo.fetch_branch(options.remote, &output.branch.value, &options.auth)?;
-                        if now != rendered {
-                            log.push(format!("{} moved under this run; planning again (attempt {attempt} of {ATTEMPTS})", output.branch.value));
-                            last_plan = Some(plan);
-                            continue;
-                        }
-                        commit
-                    }
-                    PushOutcome::Rejected { reason } => {
-                        log.push(format!("{pr_branch} moved under this run ({reason}); planning again (attempt {attempt} of {ATTEMPTS})"));
-                        last_plan = Some(plan);
-                        continue;
-                    }
-                }
+        let head = match (up_to_date, proposed) {
+            (true, Some(head)) => {
+                self.log
+                    .push(format!("{pr_branch} already holds this step"));
+                head
             }
+            _ => match self.propose(&plan, tree, rendered, proposed, attempt)? {
+                Some(commit) => commit,
+                None => return Ok(Attempt::Again(Some(plan))),
+            },
         };
         let pushed = !up_to_date && !options.dry_run;
         let pull_request = match &options.github {
             Some(target) => Some(open_pull_request(
-                fleet,
+                self.fleet,
                 target,
                 &plan,
                 head,
                 options.dry_run,
-                &mut log,
+                &mut self.log,
             )?),
             None => None,
         };
-        return Ok(Report {
+        Ok(Attempt::Done(self.report(
             plan,
-            commit: Some(head.to_string()),
+            Some(head),
+            pushed,
+            pull_request,
+        )))
+    }
+
+    /// What the rendered branch holds at `rendered`, and the plan of the next step on it.
+    fn plan(&self, rendered: Option<Oid>) -> Result<(FreeLater<CurrentState>, Plan), Error> {
+        let renderer = self.renderer;
+        // What the branch holds if its rollout records are right: what matches is not read.
+        let expect = |records: &_, sampled: &_| {
+            rollout::expected_branch(renderer, self.desired, records, sampled)
+        };
+        let mut current = self
+            .repo
+            .current_state(rendered, renderer.layout(), expect)?;
+        current.keep_texts_of(|module| self.fleet.rolls_back(module));
+        let mut plan = stage("plan", || {
+            rollout::plan(&Inputs {
+                renderer,
+                desired: self.desired,
+                current: &current,
+                health: self.options.health,
+                now: self.options.now,
+            })
+        });
+        plan.changed |= renderer.layout().syncs_changed(&plan.next, &current.branch);
+        Ok((FreeLater::new(current), plan))
+    }
+
+    /// The rendered branch, fetched; a branch that does not exist is created with an empty
+    /// root commit (unless a dry run).
+    fn rendered_tip(&mut self) -> Result<Tip, Error> {
+        let (options, branch) = (self.options, &self.fleet.spec.output.branch.value);
+        let tip = stage("fetch", || {
+            self.repo
+                .fetch_branch(options.remote, branch, &options.auth)
+        })?;
+        if tip.is_some() || options.dry_run {
+            return Ok(Tip::At(tip));
+        }
+        let message = "fleeet: start the rendered branch\n\nPull requests of fleeet add each rollout wave on top of this commit.\n";
+        let root = self.repo.empty_root(message, &self.identity)?;
+        let pushed =
+            self.repo
+                .push_with_lease(options.remote, root, branch, None, &options.auth)?;
+        Ok(match pushed {
+            PushOutcome::Pushed => {
+                self.log
+                    .push(format!("created {branch} with an empty root commit"));
+                Tip::At(Some(root))
+            }
+            PushOutcome::Rejected { .. } => Tip::Raced,
+        })
+    }
+
+    /// Commits the step's `tree` on `rendered` and pushes it to the pull-request branch over
+    /// `proposed` (unless a dry run). `None`: a branch moved under the run.
+    fn propose(
+        &mut self,
+        plan: &Plan,
+        tree: Oid,
+        rendered: Option<Oid>,
+        proposed: Option<Oid>,
+        attempt: usize,
+    ) -> Result<Option<Oid>, Error> {
+        let (options, repo) = (self.options, self.repo);
+        let pr_branch = &self.fleet.spec.github.branch.value;
+        let parents: Vec<Oid> = rendered.into_iter().collect();
+        let message = commit_message(plan, self.source);
+        let commit = repo.commit(&parents, tree, &message, &self.identity)?;
+        if options.dry_run {
+            self.log
+                .push(format!("would push {} to {pr_branch}", short(commit)));
+            return Ok(Some(commit));
+        }
+        let pushed = stage("push", || {
+            repo.push_with_lease(options.remote, commit, pr_branch, proposed, &options.auth)
+        })?;
+        let moved = match pushed {
+            PushOutcome::Pushed => {
+                self.log
+                    .push(format!("pushed {} to {pr_branch}", short(commit)));
+                // A step planned on an old tip of the rendered branch would repeat or undo
+                // what landed since: plan again on the new tip.
+                let branch = &self.fleet.spec.output.branch.value;
+                let now = repo.fetch_branch(options.remote, branch, &options.auth)?;
+                (now != rendered).then(|| format!("{branch} moved under this run"))
+            }
+            PushOutcome::Rejected { reason } => {
+                Some(format!("{pr_branch} moved under this run ({reason})"))
+            }
+        };
+        let Some(moved) = moved else {
+            return Ok(Some(commit));
+        };
+        self.log.push(format!(
+            "{moved}; planning again (attempt {attempt} of {ATTEMPTS})"
+        ));
+        Ok(None)
+    }
+
+    /// The report of a run whose branches kept moving: another run is ahead.
+    fn ahead(mut self, last_plan: Option<Plan>) -> Result<Report, Error> {
+        let output = &self.fleet.spec.output;
+        let pr_branch = &self.fleet.spec.github.branch.value;
+        self.log.push(format!(
+            "another run is ahead: {pr_branch} or {} kept moving; the next run proposes the next step",
+            output.branch.value
+        ));
+        let plan = last_plan.ok_or_else(|| Error::Git {
+            context: format!("creating {}", output.branch.value),
+            message: "another run kept creating it at the same time".into(),
+        })?;
+        let mut report = self.report(plan, None, false, None);
+        report.ahead = true;
+        Ok(report)
+    }
+
+    fn report(
+        &mut self,
+        plan: Plan,
+        commit: Option<Oid>,
+        pushed: bool,
+        pull_request: Option<PullRequestReport>,
+    ) -> Report {
+        Report {
+            plan,
+            commit: commit.map(|c| c.to_string()),
             pushed,
             pull_request,
             ahead: false,
-            log,
-        });
+            log: std::mem::take(&mut self.log),
+        }
     }
-    log.push(format!(
-        "another run is ahead: {pr_branch} or {} kept moving; the next run proposes the next step",
-        output.branch.value
-    ));
-    let plan = last_plan.ok_or_else(|| Error::Git {
-        context: format!("creating {}", output.branch.value),
-        message: "another run kept creating it at the same time".into(),
-    })?;
-    Ok(Report {
-        plan,
-        commit: None,
-        pushed: false,
-        pull_request: None,
-        ahead: true,
-        log,
-    })
 }
 
 /// Writes the tree of the step to `next` on the commit `rendered` (whose files `current`
