@@ -21,7 +21,9 @@ pub use parse::{
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Origin};
 use crate::model::value::deep_merge_json;
-use crate::model::{Cluster, ClusterDocument, Fleet, FleetDocument, Module, ValueSource};
+use crate::model::{
+    Cluster, ClusterDocument, Fleet, FleetDocument, Module, ModuleDocument, ValueSource,
+};
 use parse::Parsed;
 
 /// A file: its kind, its name as shown, its path, and what it holds.
@@ -83,10 +85,31 @@ pub fn load(files: &FleetFiles) -> Result<Fleet, Diagnostics> {
 
     let clusters = clusters(inventory, hand_written, &mut out);
 
+    let modules = modules(module_docs, &fleet_doc, &value_files, &mut out);
+    check::dependencies(&modules, &mut out);
+    check::management(&fleet_doc, &fleet_file, &clusters, &modules, &mut out);
+
+    out.into_result(Fleet {
+        name: fleet_doc.metadata.name.value,
+        file: fleet_file,
+        spec: fleet_doc.spec,
+        clusters,
+        modules,
+    })
+}
+
+/// The modules of `module_docs` by name, checked against the fleet and the values files; a
+/// module defined twice is reported and its second definition left out.
+fn modules(
+    module_docs: Vec<(Arc<str>, ModuleDocument)>,
+    fleet_doc: &FleetDocument,
+    value_files: &BTreeMap<String, ValueSource>,
+    out: &mut Diagnostics,
+) -> Vec<Module> {
     let mut modules: Vec<Module> = Vec::with_capacity(module_docs.len());
     let mut first_seen: BTreeMap<String, Origin> = BTreeMap::new();
     for (file, doc) in module_docs {
-        check::module(&doc, &file, &fleet_doc, &value_files, &mut out);
+        check::module(&doc, &file, fleet_doc, value_files, out);
         let origin = Origin::of(&file, &doc.metadata.name);
         let name = doc.metadata.name.value.clone();
         if let Some(first) = first_seen.get(&name) {
@@ -114,16 +137,7 @@ pub fn load(files: &FleetFiles) -> Result<Fleet, Diagnostics> {
         });
     }
     modules.sort_by(|a, b| a.name.cmp(&b.name));
-    check::dependencies(&modules, &mut out);
-    check::management(&fleet_doc, &fleet_file, &clusters, &modules, &mut out);
-
-    out.into_result(Fleet {
-        name: fleet_doc.metadata.name.value,
-        file: fleet_file,
-        spec: fleet_doc.spec,
-        clusters,
-        modules,
-    })
+    modules
 }
 
 /// Inventory clusters, overlaid by hand-written clusters of the same name.
