@@ -254,7 +254,25 @@ pub fn module(
             ));
         }
     }
-    for entry in &spec.values_from {
+    values_from(&spec.values_from, file, value_files, out);
+    if !matches!(spec.source, Source::Helm(_)) {
+        substitute_values(name, file, &spec.values, out);
+        for entry in &spec.values_from {
+            if let Some(source) = value_files.get(&entry.value) {
+                substitute_values(name, &source.file, &source.values, out);
+            }
+        }
+    }
+}
+
+/// Each `spec.valuesFrom` entry names a file under `values/` that is there.
+fn values_from(
+    entries: &[Spanned<String>],
+    file: &Arc<str>,
+    value_files: &BTreeMap<String, ValueSource>,
+    out: &mut Diagnostics,
+) {
+    for entry in entries {
         let path = &entry.value;
         if !path.starts_with("values/") || check_relative_path(path).is_err() {
             out.push(
@@ -277,14 +295,6 @@ pub fn module(
                     format!("the value files are: {}", known.join(", "))
                 }),
             );
-        }
-    }
-    if !matches!(spec.source, Source::Helm(_)) {
-        substitute_values(name, file, &spec.values, out);
-        for entry in &spec.values_from {
-            if let Some(source) = value_files.get(&entry.value) {
-                substitute_values(name, &source.file, &source.values, out);
-            }
         }
     }
 }
