@@ -45,7 +45,7 @@ pub fn status_table(
             .collect(),
     ];
     let mut errors = Vec::new();
-    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for (name, cluster) in &snapshot.clusters {
         let mut row = vec![name.clone()];
         for module in &modules {
@@ -68,11 +68,25 @@ pub fn status_table(
             errors.push(format!("{name}: {error}"));
         }
     }
+    let mut out = aligned(&rows);
+    bootstrap_lines(&mut out, snapshot, pinned);
+    if !errors.is_empty() {
+        out.push_str("\nunreachable:\n");
+        for error in &errors {
+            out.push_str(&format!("  {error}\n"));
+        }
+    }
+    out.push_str(&totals(snapshot, errors.len(), &counts));
+    out
+}
+
+/// `rows` in columns as wide as their widest cell.
+fn aligned(rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..rows[0].len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
@@ -81,39 +95,40 @@ pub fn status_table(
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
-    if !snapshot.bootstrap.is_empty() {
-        out.push_str("\nbootstrap modules, as the management cluster applies them:\n");
-        for (name, view) in &snapshot.bootstrap {
-            let cells: Vec<String> = match view.error.as_deref() {
-                Some(error) => vec![format!("unknown ({error})")],
-                None => view
-                    .modules
-                    .iter()
-                    .map(|(module, health)| {
-                        match pinned.and_then(|p| p.get(&(name.clone(), module.to_string()))) {
-                            Some(revision) => {
-                                format!("{module} {}", judged(view, module, revision).1)
-                            }
-                            None => format!("{module} {}", cell(health)),
-                        }
-                    })
-                    .collect(),
-            };
-            let cells = if cells.is_empty() {
-                vec!["-".to_string()]
-            } else {
-                cells
-            };
-            out.push_str(&format!("  {name}: {}\n", cells.join(", ")));
-        }
+    out
+}
+
+/// A line per cluster the management cluster bootstraps: its bootstrap modules' health.
+fn bootstrap_lines(out: &mut String, snapshot: &HealthSnapshot, pinned: Option<&Pinned>) {
+    if snapshot.bootstrap.is_empty() {
+        return;
     }
-    if !errors.is_empty() {
-        out.push_str("\nunreachable:\n");
-        for error in &errors {
-            out.push_str(&format!("  {error}\n"));
-        }
+    out.push_str("\nbootstrap modules, as the management cluster applies them:\n");
+    for (name, view) in &snapshot.bootstrap {
+        let cells: Vec<String> = match view.error.as_deref() {
+            Some(error) => vec![format!("unknown ({error})")],
+            None => view
+                .modules
+                .iter()
+                .map(|(module, health)| {
+                    match pinned.and_then(|p| p.get(&(name.clone(), module.to_string()))) {
+                        Some(revision) => format!("{module} {}", judged(view, module, revision).1),
+                        None => format!("{module} {}", cell(health)),
+                    }
+                })
+                .collect(),
+        };
+        let cells = if cells.is_empty() {
+            vec!["-".to_string()]
+        } else {
+            cells
+        };
+        out.push_str(&format!("  {name}: {}\n", cells.join(", ")));
     }
-    let unreachable = errors.len();
+}
+
+/// The last line: clusters reachable or not, and how many modules are in each state.
+fn totals(snapshot: &HealthSnapshot, unreachable: usize, counts: &BTreeMap<&str, usize>) -> String {
     let pairs: usize = counts.values().sum();
     let states: Vec<String> = [
         "healthy",
@@ -127,14 +142,13 @@ pub fn status_table(
     .iter()
     .filter_map(|s| Some(format!("{} {s}", counts.get(s).filter(|n| **n > 0)?)))
     .collect();
-    out.push_str(&format!(
+    format!(
         "\n{} clusters ({} reachable, {unreachable} unreachable); {pairs} modules{}{}\n",
         snapshot.clusters.len(),
         snapshot.clusters.len() - unreachable,
         if states.is_empty() { "" } else { ": " },
         states.join(", ")
-    ));
-    out
+    )
 }
 
 #[cfg(test)]
