@@ -31,7 +31,7 @@ use jiff::Timestamp;
 use rayon::prelude::*;
 
 use crate::health::HealthSnapshot;
-use crate::layout;
+use crate::layout::{self, Branch};
 use crate::render::{Pointers, Rendered, Renderer};
 pub use budgets::BudgetUse;
 pub use current::{CurrentState, read_records};
@@ -59,13 +59,6 @@ pub struct Inputs<'a> {
 pub fn plan(inputs: &Inputs<'_>) -> Plan {
     let fleet = inputs.renderer.fleet;
     let current = &inputs.current.branch.pointers;
-    let mut notes = inputs.current.notes.clone();
-    if inputs.current.landed_at.is_none() {
-        notes.push("the current state has no history (a plain directory): progress deadlines are not judged".into());
-    }
-    if inputs.health.is_none() {
-        notes.push("no health snapshot was given: every cluster's health is unknown".into());
-    }
     let by_cluster = by_cluster(fleet, inputs.desired, current);
     let removed_clusters = gone_from(fleet, current);
     let added_clusters: Vec<String> = fleet
@@ -76,14 +69,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         .map(|(c, _)| c.name.clone())
         .collect();
 
-    // The fleet's modules, those on its clusters now, and those with a record, in order.
-    let mut module_names: HashSet<&str> = fleet.modules.iter().map(|m| m.name.as_str()).collect();
-    for (_, current) in &by_cluster {
-        module_names.extend(current.iter().flat_map(|p| p.keys()).map(String::as_str));
-    }
-    module_names.extend(inputs.current.records.keys().map(String::as_str));
-    let mut module_names: Vec<&str> = module_names.into_iter().collect();
-    module_names.sort_unstable();
+    let module_names = module_names(inputs, &by_cluster);
     let slots = pairs::slots(&by_cluster, &module_names);
     let health = lookup::HealthByCluster::new(inputs.health);
     let mut outcomes: Vec<Outcome> = module_names
@@ -94,20 +80,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     rollback::alone(&mut outcomes);
 
     let mut next = start_next(&inputs.current.branch);
-    let mut changes = Vec::new();
-    for cluster in &removed_clusters {
-        if let Some(modules) = next.pointers.clusters.remove(cluster) {
-            for (module, pointer) in Pointers::clone(&modules) {
-                changes.push(Change::new(
-                    cluster.clone(),
-                    module,
-                    Some(pointer.version),
-                    None,
-                    None,
-                ));
-            }
-        }
-    }
+    let mut changes = remove_clusters(&mut next, &removed_clusters);
     for cluster in &added_clusters {
         next.pointers
             .clusters
@@ -115,25 +88,7 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
     }
     let mut modules = Vec::new();
     for outcome in outcomes {
-        for (cluster, pointer) in outcome.set {
-            let pairs = Arc::make_mut(next.pointers.clusters.entry(cluster).or_default());
-            match pointer {
-                Some(p) => pairs.insert(outcome.plan.module.clone(), p),
-                None => pairs.remove(&outcome.plan.module),
-            };
-        }
-        match outcome.record {
-            RecordUpdate::Keep => {}
-            RecordUpdate::Remove => {
-                next.records.remove(&outcome.plan.module);
-            }
-            RecordUpdate::Write(record) => {
-                next.records
-                    .insert(outcome.plan.module.clone(), record.to_yaml().into());
-            }
-        }
-        changes.extend(outcome.changes);
-        modules.push(outcome.plan);
+        modules.push(apply(&mut next, outcome, &mut changes));
     }
     dependencies::defer_missing_dependencies(inputs, &mut next, &mut changes, &mut modules);
     changes.sort_by(|a, b| (&a.module, &a.cluster).cmp(&(&b.module, &b.cluster)));
@@ -147,10 +102,78 @@ pub fn plan(inputs: &Inputs<'_>) -> Plan {
         changes,
         removed_clusters,
         added_clusters,
-        notes,
+        notes: notes(inputs),
         next,
         changed,
     }
+}
+
+/// What the plan notes about its inputs: the current state's notes, and what is missing.
+fn notes(inputs: &Inputs<'_>) -> Vec<String> {
+    let mut notes = inputs.current.notes.clone();
+    if inputs.current.landed_at.is_none() {
+        notes.push("the current state has no history (a plain directory): progress deadlines are not judged".into());
+    }
+    if inputs.health.is_none() {
+        notes.push("no health snapshot was given: every cluster's health is unknown".into());
+    }
+    notes
+}
+
+/// The fleet's modules, those on its clusters now, and those with a record, sorted.
+fn module_names<'i>(inputs: &Inputs<'i>, by_cluster: &pairs::ByCluster<'i>) -> Vec<&'i str> {
+    let fleet = inputs.renderer.fleet;
+    let mut names: HashSet<&str> = fleet.modules.iter().map(|m| m.name.as_str()).collect();
+    for (_, current) in by_cluster {
+        names.extend(current.iter().flat_map(|p| p.keys()).map(String::as_str));
+    }
+    names.extend(inputs.current.records.keys().map(String::as_str));
+    let mut names: Vec<&str> = names.into_iter().collect();
+    names.sort_unstable();
+    names
+}
+
+/// Takes the clusters gone from the fleet out of `next`: a removal of each of their pointers.
+fn remove_clusters(next: &mut Branch, removed: &[String]) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for cluster in removed {
+        if let Some(modules) = next.pointers.clusters.remove(cluster) {
+            for (module, pointer) in Pointers::clone(&modules) {
+                changes.push(Change::new(
+                    cluster.clone(),
+                    module,
+                    Some(pointer.version),
+                    None,
+                    None,
+                ));
+            }
+        }
+    }
+    changes
+}
+
+/// Writes what a module's plan sets into `next` (its pointers and its record) and its changes
+/// into `changes`. Returns the module's plan.
+fn apply(next: &mut Branch, outcome: Outcome, changes: &mut Vec<Change>) -> ModulePlan {
+    let module = &outcome.plan.module;
+    for (cluster, pointer) in outcome.set {
+        let pairs = Arc::make_mut(next.pointers.clusters.entry(cluster).or_default());
+        match pointer {
+            Some(p) => pairs.insert(module.clone(), p),
+            None => pairs.remove(module),
+        };
+    }
+    match outcome.record {
+        RecordUpdate::Keep => {}
+        RecordUpdate::Remove => {
+            next.records.remove(module);
+        }
+        RecordUpdate::Write(record) => {
+            next.records.insert(module.clone(), record.to_yaml().into());
+        }
+    }
+    changes.extend(outcome.changes);
+    outcome.plan
 }
 
 /// The desired and current pointers of each cluster of `fleet`, by index: the fleet's clusters
