@@ -501,6 +501,70 @@ pub fn parse_with_known_folders(
     branch
 }
 
+/// What a file under `<path>/` is, from its path there.
+enum ClusterFile<'f> {
+    /// `<host>/_bootstrap/<cluster>/_sync.yaml`: the sync of `cluster`, in `host`'s folder.
+    Sync { host: &'f str, cluster: &'f str },
+    /// A file of the folder of such a sync.
+    SyncPart,
+    /// `<cluster>/kustomization.yaml`.
+    Kustomization { cluster: &'f str },
+    /// The main file of a pointer (`<cluster>/<module>.yaml`, or in a host's `_bootstrap`
+    /// folder when the host applies it) or a helm pointer's `release.yaml`.
+    Pointer {
+        cluster: &'f str,
+        module: &'f str,
+        release: bool,
+        applied_from: Option<&'f str>,
+    },
+}
+
+impl<'f> ClusterFile<'f> {
+    /// The file at `rest` (relative to `<path>/`), if it is one fleeet writes there.
+    fn of(rest: &'f str) -> Option<Self> {
+        use crate::model::names::check_dns1123_label;
+        let label = |name: &str| check_dns1123_label(name).is_ok();
+        let parts: Vec<&str> = rest.split('/').collect();
+        let file = match parts.as_slice() {
+            [host, BOOTSTRAP, cluster, rest @ ..] if label(host) && label(cluster) => match rest {
+                [name] if name.strip_suffix(".yaml") == Some(SYNC) => {
+                    return Some(ClusterFile::Sync { host, cluster });
+                }
+                [SYNC, _] => return Some(ClusterFile::SyncPart),
+                [name] => ClusterFile::Pointer {
+                    cluster,
+                    module: name.strip_suffix(".yaml")?,
+                    release: false,
+                    applied_from: Some(host),
+                },
+                _ => return None,
+            },
+            [cluster, KUSTOMIZATION] => {
+                return label(cluster).then_some(ClusterFile::Kustomization { cluster });
+            }
+            [cluster, name] => ClusterFile::Pointer {
+                cluster,
+                module: name.strip_suffix(".yaml")?,
+                release: false,
+                applied_from: None,
+            },
+            [cluster, module, "release.yaml"] => ClusterFile::Pointer {
+                cluster,
+                module,
+                release: true,
+                applied_from: None,
+            },
+            _ => return None,
+        };
+        match file {
+            ClusterFile::Pointer {
+                cluster, module, ..
+            } if !(label(cluster) && label(module)) => None,
+            file => Some(file),
+        }
+    }
+}
+
 /// Files a cluster folder may hold (`file`, which is `rest` relative to `<path>/`): whether
 /// it was one. The syncs of other clusters are written from the fleet: they are kept in
 /// `branch.syncs` and noted in `synced` (by cluster, the folder holding it).
@@ -512,89 +576,64 @@ fn read_cluster_file<'f>(
     content: &Content,
     known: &Rendered,
 ) -> bool {
-    use crate::model::names::check_dns1123_label;
-    let parts: Vec<&str> = rest.split('/').collect();
-    let mut applied_from = None;
-    let (cluster, module, release) = match parts.as_slice() {
-        [host, BOOTSTRAP, cluster, rest @ ..]
-            if check_dns1123_label(host).is_ok() && check_dns1123_label(cluster).is_ok() =>
-        {
-            match rest {
-                [name] if *name == format!("{SYNC}.yaml") => {
-                    synced.insert(cluster, host);
-                    branch.syncs.insert(file.to_string(), content.clone());
-                    return true;
-                }
-                [SYNC, _] => {
-                    branch.syncs.insert(file.to_string(), content.clone());
-                    return true;
-                }
-                [name] => match name.strip_suffix(".yaml") {
-                    Some(module) => {
-                        applied_from = Some(Arc::<str>::from(*host));
-                        (*cluster, module, false)
-                    }
-                    None => return false,
-                },
-                _ => return false,
-            }
-        }
-        [cluster, KUSTOMIZATION] => {
-            if check_dns1123_label(cluster).is_err() {
-                return false;
-            }
-            if !branch.pointers.clusters.contains_key(*cluster) {
-                branch
-                    .pointers
-                    .clusters
-                    .insert(cluster.to_string(), Default::default());
-            }
-            return true;
-        }
-        [cluster, file] => match file.strip_suffix(".yaml") {
-            Some(module) => (*cluster, module, false),
-            None => return false,
-        },
-        [cluster, module, "release.yaml"] => (*cluster, *module, true),
-        _ => return false,
-    };
-    if check_dns1123_label(cluster).is_err() || check_dns1123_label(module).is_err() {
+    let Some(kind) = ClusterFile::of(rest) else {
         return false;
-    }
+    };
     let clusters = &mut branch.pointers.clusters;
-    if !clusters.contains_key(cluster) {
-        clusters.insert(cluster.to_string(), Default::default());
-    }
-    let modules = Arc::make_mut(clusters.get_mut(cluster).expect("inserted above"));
-    let pointer = modules
-        .entry(module.to_string())
-        .or_insert_with(|| Pointer {
-            version: String::new(),
-            revision: String::new(),
-            main: Content::new(""),
-            release: None,
-            applied_from: None,
-        });
-    if release {
-        pointer.release = Some(content.clone());
-    } else {
-        pointer.main = content.clone();
-        pointer.applied_from = applied_from;
-        let version = match content.text() {
-            Some(text) => pointer_version(text),
-            None => known
-                .clusters
-                .get(cluster)
-                .and_then(|modules| modules.get(module))
-                .filter(|k| k.main == *content)
-                .map(|k| k.version.clone()),
-        };
-        match version {
-            Some(version) => pointer.version = version,
-            None => branch.problems.push(format!(
-                "the pointer of {module} on {cluster} has no {} annotation; its version is unknown, so fleeet takes it as out of date and rolls the desired pointer out over it",
-                crate::render::flux::VERSION_ANNOTATION
-            )),
+    match kind {
+        ClusterFile::Sync { host, cluster } => {
+            synced.insert(cluster, host);
+            branch.syncs.insert(file.to_string(), content.clone());
+        }
+        ClusterFile::SyncPart => {
+            branch.syncs.insert(file.to_string(), content.clone());
+        }
+        ClusterFile::Kustomization { cluster } => {
+            if !clusters.contains_key(cluster) {
+                clusters.insert(cluster.to_string(), Default::default());
+            }
+        }
+        ClusterFile::Pointer {
+            cluster,
+            module,
+            release,
+            applied_from,
+        } => {
+            if !clusters.contains_key(cluster) {
+                clusters.insert(cluster.to_string(), Default::default());
+            }
+            let modules = Arc::make_mut(clusters.get_mut(cluster).expect("inserted above"));
+            let pointer = modules
+                .entry(module.to_string())
+                .or_insert_with(|| Pointer {
+                    version: String::new(),
+                    revision: String::new(),
+                    main: Content::new(""),
+                    release: None,
+                    applied_from: None,
+                });
+            if release {
+                pointer.release = Some(content.clone());
+                return true;
+            }
+            pointer.main = content.clone();
+            pointer.applied_from = applied_from.map(Arc::from);
+            let version = match content.text() {
+                Some(text) => pointer_version(text),
+                None => known
+                    .clusters
+                    .get(cluster)
+                    .and_then(|modules| modules.get(module))
+                    .filter(|k| k.main == *content)
+                    .map(|k| k.version.clone()),
+            };
+            match version {
+                Some(version) => pointer.version = version,
+                None => branch.problems.push(format!(
+                    "the pointer of {module} on {cluster} has no {} annotation; its version is unknown, so fleeet takes it as out of date and rolls the desired pointer out over it",
+                    crate::render::flux::VERSION_ANNOTATION
+                )),
+            }
         }
     }
     true
