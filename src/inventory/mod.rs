@@ -59,20 +59,7 @@ pub fn entries<'a>(
     let mut entries: Vec<Entry<'a>> = Vec::with_capacity(clusters.len());
     let mut by_name: BTreeMap<String, String> = BTreeMap::new();
     let origin = Origin::file(fleet_file);
-    for (i, fact) in settings.facts.iter().enumerate() {
-        if !fact.field_path.starts_with('/') {
-            out.push(
-                Diagnostic::new(
-                    origin.clone(),
-                    format!(
-                        "spec.inventory.facts[{i}].fieldPath {:?} is not a JSON pointer",
-                        fact.field_path
-                    ),
-                )
-                .hint("write it from the object's root, like \"/spec/topology/variables/0/value\""),
-            );
-        }
-    }
+    check_fact_paths(settings, &origin, &mut out);
     for object in clusters {
         let meta = &object["metadata"];
         if !meta["deletionTimestamp"].is_null() {
@@ -86,29 +73,10 @@ pub fn entries<'a>(
             ));
             continue;
         };
-        let labels = string_map(&meta["labels"]);
-        let fleet_name = render_name(
-            &settings.name,
-            "spec.inventory.name",
-            NameKind::Label,
-            name,
-            namespace,
-            &labels,
-        );
-        let config_map = settings.values_config_map.as_deref().map(|template| {
-            render_name(
-                template,
-                "spec.inventory.valuesConfigMap",
-                NameKind::Subdomain,
-                name,
-                namespace,
-                &labels,
-            )
-        });
-        let (fleet_name, values_config_map) = match (fleet_name, config_map.transpose()) {
-            (Ok(n), Ok(c)) => (n, c),
-            (n, c) => {
-                for problem in [n.err(), c.err()].into_iter().flatten() {
+        let (fleet_name, values_config_map) = match names(settings, name, namespace, meta) {
+            Ok(names) => names,
+            Err(problems) => {
+                for problem in problems {
                     out.push(Diagnostic::new(origin.clone(), problem).hint(
                         "cluster names become file names: use lowercase letters, digits and '-'; templates see name, namespace and labels",
                     ));
@@ -140,6 +108,57 @@ pub fn entries<'a>(
         });
     }
     out.into_result(entries)
+}
+
+/// Each `spec.inventory.facts[].fieldPath` is a JSON pointer.
+fn check_fact_paths(settings: &InventorySettings, origin: &Origin, out: &mut Diagnostics) {
+    for (i, fact) in settings.facts.iter().enumerate() {
+        if !fact.field_path.starts_with('/') {
+            out.push(
+                Diagnostic::new(
+                    origin.clone(),
+                    format!(
+                        "spec.inventory.facts[{i}].fieldPath {:?} is not a JSON pointer",
+                        fact.field_path
+                    ),
+                )
+                .hint("write it from the object's root, like \"/spec/topology/variables/0/value\""),
+            );
+        }
+    }
+}
+
+/// The fleet's name for the Cluster API cluster `namespace/name` (with `metadata` `meta`) and
+/// the name of its values ConfigMap, if the fleet sets one; or why they cannot be made.
+fn names(
+    settings: &InventorySettings,
+    name: &str,
+    namespace: &str,
+    meta: &Value,
+) -> Result<(String, Option<String>), Vec<String>> {
+    let labels = string_map(&meta["labels"]);
+    let fleet_name = render_name(
+        &settings.name,
+        "spec.inventory.name",
+        NameKind::Label,
+        name,
+        namespace,
+        &labels,
+    );
+    let config_map = settings.values_config_map.as_deref().map(|template| {
+        render_name(
+            template,
+            "spec.inventory.valuesConfigMap",
+            NameKind::Subdomain,
+            name,
+            namespace,
+            &labels,
+        )
+    });
+    match (fleet_name, config_map.transpose()) {
+        (Ok(n), Ok(c)) => Ok((n, c)),
+        (n, c) => Err([n.err(), c.err()].into_iter().flatten().collect()),
+    }
 }
 
 /// The inventory files (`<name>.yaml`, relative to `inventory/`) of `clusters`, given the data
