@@ -6,8 +6,8 @@ use git2::{ObjectType, Oid, Tree};
 use rayon::iter::Either;
 use rayon::prelude::*;
 
+use super::Repo;
 use super::expect::Found;
-use super::{Repo, failed};
 use crate::Error;
 use crate::layout::{Files, Layout};
 use crate::render::Rendered;
@@ -101,12 +101,8 @@ impl Repo {
     fn cluster_folders(&self, tip: Oid, path: &str) -> Result<Option<Tree<'_>>, Error> {
         let root = self.commit_tree(tip)?;
         match self.entry(&root, tip, path)? {
-            Some(entry) if entry.kind() == Some(ObjectType::Tree) => self
-                .repo
-                .find_tree(entry.id())
-                .map(Some)
-                .map_err(failed(format!("reading the folder {path}"))),
-            _ => Ok(None),
+            Some(entry) => self.folder(&entry, path),
+            None => Ok(None),
         }
     }
 

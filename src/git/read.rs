@@ -196,6 +196,21 @@ impl Repo {
         Ok(std::str::from_utf8(blob.content()).ok().map(Arc::from))
     }
 
+    /// The tree of `entry`, whose path is `path`, if it is a folder.
+    pub(super) fn folder(
+        &self,
+        entry: &TreeEntry<'_>,
+        path: &str,
+    ) -> Result<Option<Tree<'_>>, Error> {
+        if entry.kind() != Some(ObjectType::Tree) {
+            return Ok(None);
+        }
+        self.repo
+            .find_tree(entry.id())
+            .map(Some)
+            .map_err(failed(format!("reading the folder {path}")))
+    }
+
     /// Calls `visit` with the path and entry of every file (anything but a folder) at or under
     /// `entry`, whose path is `path`, in path order, leaving out what is at `skip` (a full
     /// path), if any.
@@ -209,13 +224,9 @@ impl Repo {
         if skip == Some(path) {
             return Ok(());
         }
-        if entry.kind() != Some(ObjectType::Tree) {
+        let Some(tree) = self.folder(entry, path)? else {
             return visit(path, entry);
-        }
-        let tree = self
-            .repo
-            .find_tree(entry.id())
-            .map_err(failed(format!("reading the folder {path}")))?;
+        };
         for child in tree.iter() {
             let name = String::from_utf8_lossy(child.name_bytes());
             self.walk(&child, &format!("{path}/{name}"), skip, visit)?;

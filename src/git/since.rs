@@ -141,12 +141,8 @@ impl Repo {
             }
             if deeper {
                 let subtree = |e: &Option<git2::TreeEntry<'_>>| match e {
-                    Some(e) if e.kind() == Some(ObjectType::Tree) => self
-                        .repo
-                        .find_tree(e.id())
-                        .map(Some)
-                        .map_err(failed(format!("reading the folder {inside}"))),
-                    _ => Ok(None),
+                    Some(e) => self.folder(e, &inside),
+                    None => Ok(None),
                 };
                 let (was, is) = (subtree(&was)?, subtree(&is)?);
                 self.changed_among(was.as_ref(), is.as_ref(), &inside, pending, changed)?;

@@ -113,15 +113,6 @@ impl HealthSnapshot {
         }
     }
 
-    /// Where the health of a pointer on `cluster` is read: the cluster itself, or, for a
-    /// pointer the management cluster applies (`applied_from`), the management cluster's view.
-    pub fn view(&self, cluster: &str, applied_from: Option<&str>) -> Option<&ClusterHealth> {
-        match applied_from {
-            None => self.clusters.get(cluster),
-            Some(_) => self.bootstrap.get(cluster),
-        }
-    }
-
     /// Parses a snapshot read from `file`: JSON when its name ends in `.json` (read with
     /// serde_json, much faster for a large fleet), YAML otherwise (JSON is YAML too).
     pub fn parse(file: &str, text: &str) -> Result<HealthSnapshot, Diagnostics> {

@@ -16,6 +16,7 @@ pub struct HealthByCluster<'a> {
 }
 
 impl<'a> HealthByCluster<'a> {
+    /// The clusters of `snapshot` (none: nothing is known).
     pub fn new(snapshot: Option<&'a HealthSnapshot>) -> Self {
         let hashed = |map: &'a std::collections::BTreeMap<String, ClusterHealth>| {
             map.iter()
@@ -31,7 +32,8 @@ impl<'a> HealthByCluster<'a> {
         }
     }
 
-    /// What `HealthSnapshot::view` says of `cluster`.
+    /// Where the health of a pointer on `cluster` is read: the cluster itself, or, for a
+    /// pointer the management cluster applies (`applied_from`), the management cluster's view.
     pub fn view(&self, cluster: &str, applied_from: Option<&str>) -> Option<&'a ClusterHealth> {
         match applied_from {
             None => self.clusters.get(cluster).copied(),
